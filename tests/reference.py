@@ -1,0 +1,81 @@
+"""Plain NumPy/float64 transcriptions of the papers' recursions, written independently of the package.
+
+These are the specifications the optimizers are checked against: the INDIAN
+(theta, psi) recursion of Castera et al. (arXiv 1905.12278) and the INNAprop
+update as its authors' code writes it (arXiv 2410.05871).
+"""
+
+import numpy as np
+
+
+def indian_reference(
+    grad_fn,
+    theta0,
+    step_sizes,
+    alpha,
+    beta,
+    *,
+    weight_decay=0.0,
+    decoupled_weight_decay=0.0,
+    initial_speed=None,
+):
+  """Returns the iterates theta_1..theta_K of INDIAN in the paper's (theta, psi) form.
+
+  psi_0 = (1 - alpha beta) theta_0 - beta^2 g_0 + beta c g_0 gives the initial
+  velocity -c g_0 (c = beta: the authors' PyTorch code). Coupled weight decay
+  (INNA): gamma w theta is subtracted in the theta step only. Decoupled decay
+  (INNAprop's order): theta <- (1 - gamma lambda) theta before the step.
+  """
+  theta = np.array(theta0, dtype=np.float64)
+  psi = None
+  trajectory = []
+  for gamma in step_sizes:
+    g = np.asarray(grad_fn(theta), dtype=np.float64)
+    if psi is None:
+      c = beta if initial_speed is None else initial_speed
+      psi = (1 - alpha * beta) * theta - beta**2 * g + beta * c * g
+    theta = (1 - gamma * decoupled_weight_decay) * theta
+    new_theta = (
+        theta
+        + gamma * ((1 / beta - alpha) * theta - psi / beta - beta * g)
+        - gamma * weight_decay * theta
+    )
+    psi = psi + gamma * ((1 / beta - alpha) * theta - psi / beta)
+    theta = new_theta
+    trajectory.append(theta.copy())
+  return np.array(trajectory)
+
+
+def innaprop_reference(grad_fn, theta0, step_sizes, alpha, beta, sigma, eps, weight_decay):
+  """Returns theta_1..theta_K of INNAprop, written as its authors' code writes the update."""
+  theta = np.array(theta0, dtype=np.float64)
+  psi = (1 - alpha * beta) * theta
+  v = np.zeros_like(theta)
+  trajectory = []
+  for k, gamma in enumerate(step_sizes, start=1):
+    g = np.asarray(grad_fn(theta), dtype=np.float64)
+    theta = theta * (1 - gamma * weight_decay)
+    v = sigma * v + (1 - sigma) * g * g
+    v_hat = v / (1 - sigma**k)
+    g_hat = g / (np.sqrt(v_hat) + eps)
+    psi = (1 - gamma / beta) * psi + gamma * (1 / beta - alpha) * theta
+    theta = (
+        (1 + gamma * (1 - alpha * beta) / (beta - gamma)) * theta
+        - gamma / (beta - gamma) * psi
+        - gamma * beta * g_hat
+    )
+    trajectory.append(theta.copy())
+  return np.array(trajectory)
+
+
+def power_decay_reference(init_value, power, steps, transition_steps=1):
+  """The authors' step sizes gamma_k = gamma_0 / (1 + floor(k / T))^p, k = 0..steps-1."""
+  return [init_value / (1 + k // transition_steps) ** power for k in range(steps)]
+
+
+def max_relative_deviation(trajectory, reference):
+  """max_k ||theta_k - ref_k|| / ||ref_k||: the relative deviation of two trajectories."""
+  trajectory = np.asarray(trajectory).reshape(len(reference), -1)
+  reference = np.asarray(reference).reshape(len(reference), -1)
+  errors = np.linalg.norm(trajectory - reference, axis=1)
+  return float(np.max(errors / np.linalg.norm(reference, axis=1)))
