@@ -61,8 +61,8 @@ def check_hyperparameter(
   if not np.all(np.isfinite(array)):
     raise ValueError(f"{owner}: {name} must be finite, got {name}={_show(value)}.")
   if greater_than is not None and not np.all(array > greater_than):
-    raise ValueError(f"{owner}: {name} must be > {greater_than}, got {name}={_show(value)}.")
+    raise ValueError(f"{owner}: {name} must be > {greater_than:g}, got {name}={_show(value)}.")
   if at_least is not None and not np.all(array >= at_least):
-    raise ValueError(f"{owner}: {name} must be >= {at_least}, got {name}={_show(value)}.")
+    raise ValueError(f"{owner}: {name} must be >= {at_least:g}, got {name}={_show(value)}.")
   if less_than is not None and not np.all(array < less_than):
-    raise ValueError(f"{owner}: {name} must be < {less_than}, got {name}={_show(value)}.")
+    raise ValueError(f"{owner}: {name} must be < {less_than:g}, got {name}={_show(value)}.")

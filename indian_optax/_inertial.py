@@ -251,22 +251,27 @@ def inertial_core(
       lr, a, b = scalar(step_size), scalar(alpha), scalar(beta)
       shrink = lr * scalar(decoupled_weight_decay) * theta_c if decoupled else None
       if keep_psi:
-        update, new_memory = _psi_step(g, memory.astype(compute), theta_c, shrink, lr, a, b)
+        new_memory, update_from = _psi_step(g, memory.astype(compute), theta_c, shrink, lr, a, b)
       else:
         if initial_speed is not None:
-          start = b * (scalar(initial_speed) - b) * g
+          start = jnp.where(first_step, b * (scalar(initial_speed) - b) * g, 0.0)
         if coupled:
           g = g + (scalar(weight_decay) / b) * theta_c
-        update, new_memory = _phi_step(
+        new_memory, update_from = _phi_step(
           g,
           memory.astype(compute),
           shrink,
           lr,
           a,
           b,
-          start=None if initial_speed is None else jnp.where(first_step, start, 0.0),
+          start=start if initial_speed is not None else None,
         )
-      return update.astype(out_dtype), new_memory.astype(memory.dtype)
+      # The update must read the stored new state: were XLA to recompute it from
+      # the old state inside the parameter update (it does for bf16), it would
+      # have to copy the old state before overwriting it in place.
+      new_memory = jax.lax.optimization_barrier(new_memory.astype(memory.dtype))
+      update = update_from(new_memory.astype(compute))
+      return update.astype(out_dtype), new_memory
 
     trees = (updates, memory) if params is None else (updates, memory, params)
     steps = jax.tree.map(leaf_step, *trees)
@@ -293,9 +298,9 @@ def _away_from_zero(x: jax.Array) -> jax.Array:
 
 
 def _phi_step(g, phi, shrink, lr, a, b, *, start=None):
-  """One step in phi form; returns (u, new phi).
+  """One step in phi form: (new phi, new phi -> u).
 
-  u reads only the new phi, which lets XLA update phi in place.
+  u is written in terms of the new phi, so that XLA can update phi in place.
   """
   if start is not None:
     phi = phi + start
@@ -303,26 +308,28 @@ def _phi_step(g, phi, shrink, lr, a, b, *, start=None):
     phi = phi + (1.0 - a * b) * shrink
   forget = _away_from_zero(1.0 - a * lr)
   grad_gain = lr * b * (1.0 - a * b)
-  new_phi = forget * phi + grad_gain * g
-  # u = -lr * (phi / b + b * g), with phi = (new_phi - grad_gain * g) / forget.
-  update = -lr / (b * forget) * new_phi + lr * (lr * (1.0 - a * b) / forget - b) * g
-  if shrink is not None:
-    update = update - shrink
-  return update, new_phi
+
+  def update_from(new_phi):
+    # u = -lr (phi / b + b g), with phi = (new_phi - grad_gain g) / forget.
+    update = -lr / (b * forget) * new_phi + lr * (lr * (1.0 - a * b) / forget - b) * g
+    return update if shrink is None else update - shrink
+
+  return forget * phi + grad_gain * g, update_from
 
 
 def _psi_step(g, psi, theta, shrink, lr, a, b):
-  """One step in psi form (after decoupled decay); returns (u, new psi)."""
+  """One step in psi form, after decoupled decay: (new psi, new psi -> u)."""
   if shrink is not None:
     theta = theta - shrink
   keep = _away_from_zero(1.0 - lr / b)
-  new_psi = keep * psi + lr * (1.0 / b - a) * theta
-  # u = theta - theta_k + lr * ((1/b - a) theta - psi / b - b g), with
-  # psi = (new_psi - lr (1/b - a) theta) / keep; the difference is formed first.
-  update = -lr / (b * keep) * (new_psi - (1.0 - a * b) * theta) - lr * b * g
-  if shrink is not None:
-    update = update - shrink
-  return update, new_psi
+
+  def update_from(new_psi):
+    # u = theta - theta_k + lr ((1/b - a) theta - psi / b - b g), with
+    # psi = (new_psi - lr (1/b - a) theta) / keep; the small difference is formed first.
+    update = -lr / (b * keep) * (new_psi - (1.0 - a * b) * theta) - lr * b * g
+    return update if shrink is None else update - shrink
+
+  return keep * psi + lr * (1.0 / b - a) * theta, update_from
 
 
 def _check_gradients(
