@@ -26,10 +26,10 @@ def mlp_problem(seed=0):
   inputs = jax.random.normal(keys[0], (32, 4))
   targets = jnp.sin(inputs.sum(axis=1, keepdims=True))
   params = {
-      "w1": 0.5 * jax.random.normal(keys[1], (4, 8)),
-      "b1": jnp.zeros(8),
-      "w2": 0.5 * jax.random.normal(keys[2], (8, 1)),
-      "b2": jnp.zeros(1),
+    "w1": 0.5 * jax.random.normal(keys[1], (4, 8)),
+    "b1": jnp.zeros(8),
+    "w2": 0.5 * jax.random.normal(keys[2], (8, 1)),
+    "b2": jnp.zeros(1),
   }
 
   def loss(p):

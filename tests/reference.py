@@ -9,15 +9,15 @@ import numpy as np
 
 
 def indian_reference(
-    grad_fn,
-    theta0,
-    step_sizes,
-    alpha,
-    beta,
-    *,
-    weight_decay=0.0,
-    decoupled_weight_decay=0.0,
-    initial_speed=None,
+  grad_fn,
+  theta0,
+  step_sizes,
+  alpha,
+  beta,
+  *,
+  weight_decay=0.0,
+  decoupled_weight_decay=0.0,
+  initial_speed=None,
 ):
   """Returns the iterates theta_1..theta_K of INDIAN in the paper's (theta, psi) form.
 
@@ -36,9 +36,9 @@ def indian_reference(
       psi = (1 - alpha * beta) * theta - beta**2 * g + beta * c * g
     theta = (1 - gamma * decoupled_weight_decay) * theta
     new_theta = (
-        theta
-        + gamma * ((1 / beta - alpha) * theta - psi / beta - beta * g)
-        - gamma * weight_decay * theta
+      theta
+      + gamma * ((1 / beta - alpha) * theta - psi / beta - beta * g)
+      - gamma * weight_decay * theta
     )
     psi = psi + gamma * ((1 / beta - alpha) * theta - psi / beta)
     theta = new_theta
@@ -60,9 +60,9 @@ def innaprop_reference(grad_fn, theta0, step_sizes, alpha, beta, sigma, eps, wei
     g_hat = g / (np.sqrt(v_hat) + eps)
     psi = (1 - gamma / beta) * psi + gamma * (1 / beta - alpha) * theta
     theta = (
-        (1 + gamma * (1 - alpha * beta) / (beta - gamma)) * theta
-        - gamma / (beta - gamma) * psi
-        - gamma * beta * g_hat
+      (1 + gamma * (1 - alpha * beta) / (beta - gamma)) * theta
+      - gamma / (beta - gamma) * psi
+      - gamma * beta * g_hat
     )
     trajectory.append(theta.copy())
   return np.array(trajectory)

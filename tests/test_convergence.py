@@ -24,43 +24,43 @@ def cosine(peak, steps):
 
 
 CASES = {
-    # name: (optimizer, loss, start, steps, tolerance on |x - x*|)
-    "indian_parabola": (indian_optax.indian(0.1, 0.5, 0.1), parabola, jnp.zeros(5), 1000, 1e-4),
-    "indian_rosenbrock": (
-        indian_optax.indian(2e-3, 1.0, 0.05),
-        rosenbrock,
-        jnp.array([-1.2, 1.0]),
-        20000,
-        1e-3,
-    ),
-    "indian_nonsmooth": (
-        indian_optax.indian(0.01, 0.5, 0.1),
-        nonsmooth,
-        jnp.array([-1.3, 0.7]),
-        5000,
-        2e-3,
-    ),
-    "innaprop_parabola": (
-        indian_optax.innaprop(cosine(0.05, 3000), weight_decay=0.0),
-        parabola,
-        jnp.zeros(5),
-        3000,
-        1e-3,
-    ),
-    "innaprop_rosenbrock": (
-        indian_optax.innaprop(cosine(1e-2, 20000), weight_decay=0.0),
-        rosenbrock,
-        jnp.array([-1.2, 1.0]),
-        20000,
-        2e-2,
-    ),
-    "innaprop_nonsmooth": (
-        indian_optax.innaprop(cosine(1e-2, 20000), weight_decay=0.0),
-        nonsmooth,
-        jnp.array([-1.3, 0.7]),
-        20000,
-        1e-2,
-    ),
+  # name: (optimizer, loss, start, steps, tolerance on |x - x*|)
+  "indian_parabola": (indian_optax.indian(0.1, 0.5, 0.1), parabola, jnp.zeros(5), 1000, 1e-4),
+  "indian_rosenbrock": (
+    indian_optax.indian(2e-3, 1.0, 0.05),
+    rosenbrock,
+    jnp.array([-1.2, 1.0]),
+    20000,
+    1e-3,
+  ),
+  "indian_nonsmooth": (
+    indian_optax.indian(0.01, 0.5, 0.1),
+    nonsmooth,
+    jnp.array([-1.3, 0.7]),
+    5000,
+    2e-3,
+  ),
+  "innaprop_parabola": (
+    indian_optax.innaprop(cosine(0.05, 3000), weight_decay=0.0),
+    parabola,
+    jnp.zeros(5),
+    3000,
+    1e-3,
+  ),
+  "innaprop_rosenbrock": (
+    indian_optax.innaprop(cosine(1e-2, 20000), weight_decay=0.0),
+    rosenbrock,
+    jnp.array([-1.2, 1.0]),
+    20000,
+    2e-2,
+  ),
+  "innaprop_nonsmooth": (
+    indian_optax.innaprop(cosine(1e-2, 20000), weight_decay=0.0),
+    nonsmooth,
+    jnp.array([-1.3, 0.7]),
+    20000,
+    1e-2,
+  ),
 }
 
 

@@ -16,9 +16,9 @@ def nonsmooth_problem():
 
 
 PROBLEMS = {
-    # (problem, alpha, beta, gamma_0)
-    "nonsmooth": (nonsmooth_problem, 0.5, 0.1, 0.01),
-    "mlp": (mlp_problem, 0.3, 0.5, 0.1),
+  # (problem, alpha, beta, gamma_0)
+  "nonsmooth": (nonsmooth_problem, 0.5, 0.1, 0.01),
+  "mlp": (mlp_problem, 0.3, 0.5, 0.1),
 }
 
 
@@ -27,7 +27,7 @@ PROBLEMS = {
 @pytest.mark.parametrize("initial_speed", [None, 0.0, 1.0])
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
 def test_indian_follows_the_paper_recursion(
-    float64, problem, scheduled, initial_speed, weight_decay
+  float64, problem, scheduled, initial_speed, weight_decay
 ):
   make, alpha, beta, gamma0 = PROBLEMS[problem]
   loss, params = make()
@@ -35,13 +35,13 @@ def test_indian_follows_the_paper_recursion(
   learning_rate = indian_optax.power_decay(gamma0, 0.5) if scheduled else gamma0
   step_sizes = power_decay_reference(gamma0, 0.5 if scheduled else 0.0, STEPS)
   tx = indian_optax.indian(
-      learning_rate, alpha, beta, weight_decay=weight_decay, initial_speed=initial_speed
+    learning_rate, alpha, beta, weight_decay=weight_decay, initial_speed=initial_speed
   )
 
   ours, _, _ = run(tx, loss, params, STEPS, pass_params=weight_decay != 0.0)
   grad, theta0, _ = flat_problem(loss, params)
   expected = indian_reference(
-      grad, theta0, step_sizes, alpha, beta, weight_decay=weight_decay, initial_speed=initial_speed
+    grad, theta0, step_sizes, alpha, beta, weight_decay=weight_decay, initial_speed=initial_speed
   )
 
   assert max_relative_deviation(ours, expected) < 1e-12
@@ -59,9 +59,7 @@ def test_decoupled_weight_decay_follows_the_innaprop_order(float64, problem, sch
 
   ours, _, _ = run(tx, loss, params, STEPS)
   grad, theta0, _ = flat_problem(loss, params)
-  expected = indian_reference(
-      grad, theta0, step_sizes, alpha, beta, decoupled_weight_decay=0.05
-  )
+  expected = indian_reference(grad, theta0, step_sizes, alpha, beta, decoupled_weight_decay=0.05)
 
   assert max_relative_deviation(ours, expected) < 1e-12
 
@@ -88,8 +86,8 @@ def test_the_paper_psi_is_recovered_from_the_state(float64):
     g = grad(theta)
     psi = (1 - alpha * beta) * theta if psi is None else psi
     theta, psi = (
-        theta + 0.1 * ((1 / beta - alpha) * theta - psi / beta - beta * g),
-        psi + 0.1 * ((1 / beta - alpha) * theta - psi / beta),
+      theta + 0.1 * ((1 / beta - alpha) * theta - psi / beta - beta * g),
+      psi + 0.1 * ((1 / beta - alpha) * theta - psi / beta),
     )
   ours = indian_optax.psi_from_state(state, last, alpha=alpha, beta=beta)
   np.testing.assert_allclose(flat(ours), psi, rtol=1e-12)

@@ -12,15 +12,15 @@ import indian_optax
 STEPS = 300
 
 PROBLEMS = {
-    "nonsmooth": (lambda: (nonsmooth, jnp.array([2.0, 0.5])), 1e-2),
-    # Near its minimum this tiny MLP is chaotic under RMS-normalised steps of 2e-3
-    # and more (v-hat shrinks with the gradient, so the effective step grows): any
-    # two roundings of the same update part ways (measured: 4e-15 -> 9e-5 in 50 steps).
-    "mlp": (mlp_problem, 1e-3),
+  "nonsmooth": (lambda: (nonsmooth, jnp.array([2.0, 0.5])), 1e-2),
+  # Near its minimum this tiny MLP is chaotic under RMS-normalised steps of 2e-3
+  # and more (v-hat shrinks with the gradient, so the effective step grows): any
+  # two roundings of the same update part ways (measured: 4e-15 -> 9e-5 in 50 steps).
+  "mlp": (mlp_problem, 1e-3),
 }
 SETTINGS = {
-    "authors_defaults": dict(alpha=0.1, beta=0.9, sigma=0.999),
-    "cifar10_pair": dict(alpha=2.0, beta=2.0, sigma=0.99),
+  "authors_defaults": dict(alpha=0.1, beta=0.9, sigma=0.999),
+  "cifar10_pair": dict(alpha=2.0, beta=2.0, sigma=0.99),
 }
 
 
@@ -40,7 +40,7 @@ def test_innaprop_follows_the_authors_update(float64, problem, setting, weight_d
   ours, _, _ = run(tx, loss, params, STEPS)
   grad, theta0, _ = flat_problem(loss, params)
   expected = innaprop_reference(
-      grad, theta0, step_sizes, eps=1e-8, weight_decay=weight_decay, **hyper
+    grad, theta0, step_sizes, eps=1e-8, weight_decay=weight_decay, **hyper
   )
 
   assert max_relative_deviation(ours, expected) < 1e-12

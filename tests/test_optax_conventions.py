@@ -13,16 +13,16 @@ from problems import mlp_problem
 import indian_optax
 
 FACTORIES = {
-    "indian": functools.partial(indian_optax.indian, alpha=0.5, beta=0.1),
-    "indian_all_options": functools.partial(
-        indian_optax.indian,
-        alpha=0.5,
-        beta=0.1,
-        weight_decay=1e-3,
-        decoupled_weight_decay=1e-2,
-        initial_speed=1.0,
-    ),
-    "innaprop": indian_optax.innaprop,
+  "indian": functools.partial(indian_optax.indian, alpha=0.5, beta=0.1),
+  "indian_all_options": functools.partial(
+    indian_optax.indian,
+    alpha=0.5,
+    beta=0.1,
+    weight_decay=1e-3,
+    decoupled_weight_decay=1e-2,
+    initial_speed=1.0,
+  ),
+  "innaprop": indian_optax.innaprop,
 }
 LEARNING_RATES = {"indian": 0.05, "indian_all_options": 0.05, "innaprop": 1e-2}
 
@@ -34,9 +34,9 @@ def make(name, learning_rate=None, **kwargs):
 def tree(dtype=jnp.float32):
   keys = jax.random.split(jax.random.PRNGKey(0), 3)
   return {
-      "w": jax.random.normal(keys[0], (3, 4)).astype(dtype),
-      "b": jax.random.normal(keys[1], (4,)).astype(dtype),
-      "nested": {"s": jax.random.normal(keys[2], ()).astype(dtype)},
+    "w": jax.random.normal(keys[0], (3, 4)).astype(dtype),
+    "b": jax.random.normal(keys[1], (4,)).astype(dtype),
+    "nested": {"s": jax.random.normal(keys[2], ()).astype(dtype)},
   }
 
 
@@ -175,7 +175,9 @@ def test_apply_if_finite_skips_a_nan_gradient_and_keeps_the_state(name):
   state = tx.init(params)
   updates, state = tx.update(gradients(params, 0), state, params)
   params = optax.apply_updates(params, updates)
-  bad = jax.tree.map(lambda g: g.at[..., 0].set(jnp.nan) if g.ndim else jnp.nan, gradients(params, 1))
+  bad = jax.tree.map(
+    lambda g: g.at[..., 0].set(jnp.nan) if g.ndim else jnp.nan, gradients(params, 1)
+  )
   skipped, after = jax.jit(tx.update)(bad, state, params)
   chex.assert_trees_all_equal(skipped, jax.tree.map(jnp.zeros_like, params))
   chex.assert_trees_all_equal(after.inner_state, state.inner_state)
@@ -248,14 +250,14 @@ def train_mlp(tx_factory, steps=40):
 
 
 SWEEPS = {
-    "indian": (
-        lambda alpha, beta, lr: indian_optax.indian(lr, alpha, beta),
-        [[0.1, 0.5, 1.0, 2.0], [0.05, 0.1, 0.5, 1.0], [0.1, 0.05, 0.02, 0.1]],
-    ),
-    "innaprop": (
-        lambda alpha, beta, sigma, lr: indian_optax.innaprop(lr, alpha, beta, sigma),
-        [[0.1, 2.0, 1.0], [0.9, 2.0, 1.0], [0.999, 0.99, 0.9], [1e-3, 5e-4, 1e-3]],
-    ),
+  "indian": (
+    lambda alpha, beta, lr: indian_optax.indian(lr, alpha, beta),
+    [[0.1, 0.5, 1.0, 2.0], [0.05, 0.1, 0.5, 1.0], [0.1, 0.05, 0.02, 0.1]],
+  ),
+  "innaprop": (
+    lambda alpha, beta, sigma, lr: indian_optax.innaprop(lr, alpha, beta, sigma),
+    [[0.1, 2.0, 1.0], [0.9, 2.0, 1.0], [0.999, 0.99, 0.9], [1e-3, 5e-4, 1e-3]],
+  ),
 }
 
 

@@ -11,23 +11,23 @@ import pytest
 import indian_optax
 
 BAD_INDIAN = [
-    (dict(beta=0.0), "beta must be > 0, got beta=0.0"),
-    (dict(beta=-1.0), "beta must be > 0, got beta=-1.0"),
-    (dict(alpha=-0.5), "alpha must be >= 0, got alpha=-0.5"),
-    (dict(learning_rate=-0.1), "learning_rate must be >= 0, got learning_rate=-0.1"),
-    (dict(alpha=math.nan), "alpha must be finite, got alpha=nan"),
-    (dict(beta=math.inf), "beta must be finite, got beta=inf"),
-    (dict(learning_rate=jnp.inf), "learning_rate must be finite, got learning_rate=inf"),
-    (dict(weight_decay=-1e-4), "weight_decay must be >= 0, got weight_decay=-0.0001"),
-    (dict(weight_decay=math.nan), "weight_decay must be finite, got weight_decay=nan"),
-    (dict(initial_speed=-1.0), "initial_speed must be >= 0, got initial_speed=-1.0"),
-    (dict(initial_speed=math.inf), "initial_speed must be finite, got initial_speed=inf"),
-    (
-        dict(decoupled_weight_decay=-0.1),
-        "decoupled_weight_decay must be >= 0, got decoupled_weight_decay=-0.1",
-    ),
-    (dict(beta=jnp.array([0.1, 0.0])), "beta must be > 0, got beta=[0.1, 0. ]"),
-    (dict(state_dtype=jnp.int32), "state_dtype must be a floating dtype, got state_dtype=int32"),
+  (dict(beta=0.0), "beta must be > 0, got beta=0.0"),
+  (dict(beta=-1.0), "beta must be > 0, got beta=-1.0"),
+  (dict(alpha=-0.5), "alpha must be >= 0, got alpha=-0.5"),
+  (dict(learning_rate=-0.1), "learning_rate must be >= 0, got learning_rate=-0.1"),
+  (dict(alpha=math.nan), "alpha must be finite, got alpha=nan"),
+  (dict(beta=math.inf), "beta must be finite, got beta=inf"),
+  (dict(learning_rate=jnp.inf), "learning_rate must be finite, got learning_rate=inf"),
+  (dict(weight_decay=-1e-4), "weight_decay must be >= 0, got weight_decay=-0.0001"),
+  (dict(weight_decay=math.nan), "weight_decay must be finite, got weight_decay=nan"),
+  (dict(initial_speed=-1.0), "initial_speed must be >= 0, got initial_speed=-1.0"),
+  (dict(initial_speed=math.inf), "initial_speed must be finite, got initial_speed=inf"),
+  (
+    dict(decoupled_weight_decay=-0.1),
+    "decoupled_weight_decay must be >= 0, got decoupled_weight_decay=-0.1",
+  ),
+  (dict(beta=jnp.array([0.1, 0.0])), "beta must be > 0, got beta=[0.1, 0. ]"),
+  (dict(state_dtype=jnp.int32), "state_dtype must be a floating dtype, got state_dtype=int32"),
 ]
 
 
@@ -39,14 +39,14 @@ def test_indian_rejects_bad_hyperparameters(kwargs, message):
 
 
 BAD_INNAPROP = [
-    (dict(sigma=1.0), "sigma must be < 1, got sigma=1.0"),
-    (dict(sigma=-0.1), "sigma must be >= 0, got sigma=-0.1"),
-    (dict(eps=-1e-8), "eps must be >= 0, got eps=-1e-08"),
-    (dict(weight_decay=-0.01), "weight_decay must be >= 0, got weight_decay=-0.01"),
-    (dict(beta=0.0), "beta must be > 0, got beta=0.0"),
-    (dict(alpha=-1.0), "alpha must be >= 0, got alpha=-1.0"),
-    (dict(learning_rate=-1e-3), "learning_rate must be >= 0, got learning_rate=-0.001"),
-    (dict(sigma=math.nan), "sigma must be finite, got sigma=nan"),
+  (dict(sigma=1.0), "sigma must be < 1, got sigma=1.0"),
+  (dict(sigma=-0.1), "sigma must be >= 0, got sigma=-0.1"),
+  (dict(eps=-1e-8), "eps must be >= 0, got eps=-1e-08"),
+  (dict(weight_decay=-0.01), "weight_decay must be >= 0, got weight_decay=-0.01"),
+  (dict(beta=0.0), "beta must be > 0, got beta=0.0"),
+  (dict(alpha=-1.0), "alpha must be >= 0, got alpha=-1.0"),
+  (dict(learning_rate=-1e-3), "learning_rate must be >= 0, got learning_rate=-0.001"),
+  (dict(sigma=math.nan), "sigma must be finite, got sigma=nan"),
 ]
 
 
@@ -58,13 +58,13 @@ def test_innaprop_rejects_bad_hyperparameters(kwargs, message):
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        (dict(init_value=-1.0), "init_value must be >= 0, got init_value=-1.0"),
-        (dict(power=-0.5), "power must be >= 0, got power=-0.5"),
-        (dict(transition_steps=0), "transition_steps must be a positive integer"),
-        (dict(transition_steps=2.5), "transition_steps must be a positive integer"),
-    ],
+  "kwargs, message",
+  [
+    (dict(init_value=-1.0), "init_value must be >= 0, got init_value=-1.0"),
+    (dict(power=-0.5), "power must be >= 0, got power=-0.5"),
+    (dict(transition_steps=0), "transition_steps must be a positive integer"),
+    (dict(transition_steps=2.5), "transition_steps must be a positive integer"),
+  ],
 )
 def test_power_decay_rejects_bad_arguments(kwargs, message):
   with pytest.raises(ValueError, match="^power_decay: " + _escape(message)):
@@ -89,12 +89,12 @@ def test_traced_hyperparameters_are_not_checked():
 
 
 @pytest.mark.parametrize(
-    "factory",
-    [
-        lambda: indian_optax.indian(0.1, weight_decay=1e-4),
-        lambda: indian_optax.indian(0.1, decoupled_weight_decay=1e-2),
-        lambda: indian_optax.innaprop(1e-3),
-    ],
+  "factory",
+  [
+    lambda: indian_optax.indian(0.1, weight_decay=1e-4),
+    lambda: indian_optax.indian(0.1, decoupled_weight_decay=1e-2),
+    lambda: indian_optax.innaprop(1e-3),
+  ],
 )
 def test_weight_decay_without_params_says_params_are_needed(factory):
   tx = factory()
