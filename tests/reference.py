@@ -1,4 +1,4 @@
-"""Plain NumPy/float64 transcriptions of the papers' recursions, written independently of the package.
+"""Plain NumPy/float64 transcriptions of the papers' recursions, independent of the package.
 
 These are the specifications the optimizers are checked against: the INDIAN
 (theta, psi) recursion of Castera et al. (arXiv 1905.12278) and the INNAprop

@@ -93,7 +93,9 @@ def test_linen_train_state_matches_a_plain_optax_loop():
   for x, y in batches:
     state, loss = train_step(state, x, y)
     losses.append(float(loss))
-    grads = jax.grad(lambda p: cross_entropy(LinenMLP().apply({"params": p}, x), y))(params)
+    grads = jax.grad(lambda p, x=x, y=y: cross_entropy(LinenMLP().apply({"params": p}, x), y))(
+      params
+    )
     updates, opt_state = tx.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
   chex.assert_trees_all_close(state.params, params, rtol=1e-5, atol=1e-6)

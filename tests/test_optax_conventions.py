@@ -269,5 +269,5 @@ def test_vmapped_sweep_equals_per_configuration_runs(float64, name):
   swept, swept_losses = jax.jit(jax.vmap(train))(*columns)
   for i in range(len(grid[0])):
     final, losses = jax.jit(train)(*(column[i] for column in columns))
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], swept), final, rtol=1e-10)
+    chex.assert_trees_all_close(jax.tree.map(lambda x, i=i: x[i], swept), final, rtol=1e-10)
     np.testing.assert_allclose(swept_losses[i], losses, rtol=1e-10)

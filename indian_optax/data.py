@@ -1,0 +1,144 @@
+"""Data sets for the main job: embedded in installed packages, or a local .npz file.
+
+No network: digits ships with scikit-learn and MNIST-1D is generated
+procedurally by the ``mnist1d`` package.
+"""
+
+import dataclasses
+import pathlib
+import zipfile
+
+import numpy as np
+
+BUILTIN = ("digits", "mnist1d")
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class DataError(ValueError):
+  """A data set that cannot be loaded: the message names the culprit."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """A classification data set in memory.
+
+  Attributes:
+    name: ``digits``, ``mnist1d`` or the path of the ``.npz`` file.
+    x_train: float32 inputs, shape ``(n_train, *sample_shape)``.
+    y_train: int32 labels in ``[0, num_classes)``.
+    x_test: float32 inputs, shape ``(n_test, *sample_shape)``.
+    y_test: int32 labels.
+    num_classes: number of classes.
+  """
+
+  name: str
+  x_train: np.ndarray
+  y_train: np.ndarray
+  x_test: np.ndarray
+  y_test: np.ndarray
+  num_classes: int
+
+  @property
+  def sample_shape(self) -> tuple[int, ...]:
+    return tuple(self.x_train.shape[1:])
+
+  @property
+  def default_model(self) -> str:
+    """``mlp`` for flat features and for digits (fast and accurate), else ``cnn``."""
+    return "mlp" if self.name == "digits" or len(self.sample_shape) == 1 else "cnn"
+
+
+def load(name: str, *, seed: int = 0) -> Dataset:
+  """Loads ``digits``, ``mnist1d`` or an ``.npz`` file holding x_train, y_train, x_test, y_test.
+
+  Args:
+    name: a built-in name or a path to an ``.npz`` file.
+    seed: the seed of the digits train/test split (MNIST-1D has its own fixed split).
+
+  Returns:
+    The :class:`Dataset`. Images come as ``(n, height, width, channels)``, signals
+    as ``(n, length, channels)``; inputs are float32, labels int32.
+
+  Raises:
+    DataError: unknown name, missing or malformed file.
+  """
+  if name == "digits":
+    return _digits(seed)
+  if name == "mnist1d":
+    return _mnist1d()
+  if name.endswith(".npz") or pathlib.Path(name).exists():
+    return _npz(pathlib.Path(name))
+  raise DataError(
+    f"unknown data set {name!r}: use {', '.join(BUILTIN)} or the path of an .npz file"
+  )
+
+
+def _digits(seed: int) -> Dataset:
+  from sklearn.datasets import load_digits
+
+  images, labels = load_digits(return_X_y=True)
+  order = np.random.default_rng(seed).permutation(len(labels))
+  images = (images[order] / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
+  labels = labels[order].astype(np.int32)
+  split = int(0.8 * len(labels))
+  return Dataset("digits", images[:split], labels[:split], images[split:], labels[split:], 10)
+
+
+def _mnist1d() -> Dataset:
+  from mnist1d.data import get_dataset_args, make_dataset
+
+  # make_dataset seeds NumPy's global generator; keep the caller's stream intact.
+  saved = np.random.get_state()  # noqa: NPY002 (the legacy global state is what it touches)
+  try:
+    data = make_dataset(get_dataset_args())
+  finally:
+    np.random.set_state(saved)  # noqa: NPY002
+  as_signal = lambda x: np.asarray(x, np.float32)[..., None]  # noqa: E731
+  return Dataset(
+    "mnist1d",
+    as_signal(data["x"]),
+    np.asarray(data["y"], np.int32),
+    as_signal(data["x_test"]),
+    np.asarray(data["y_test"], np.int32),
+    10,
+  )
+
+
+def _npz(path: pathlib.Path) -> Dataset:
+  if not path.is_file():
+    raise DataError(f"data file {str(path)!r} does not exist")
+  try:
+    with np.load(path, allow_pickle=False) as archive:
+      missing = [key for key in NPZ_KEYS if key not in archive.files]
+      if missing:
+        raise DataError(f"data file {str(path)!r} lacks {', '.join(missing)}")
+      arrays = {key: archive[key] for key in NPZ_KEYS}
+  except (OSError, ValueError, zipfile.BadZipFile) as error:
+    if isinstance(error, DataError):
+      raise
+    raise DataError(f"data file {str(path)!r} is not a readable .npz archive") from error
+  x_train, x_test = (np.asarray(arrays[k], np.float32) for k in ("x_train", "x_test"))
+  y_train, y_test = (arrays[k] for k in ("y_train", "y_test"))
+  if x_train.ndim < 2 or x_train.shape[1:] != x_test.shape[1:]:
+    raise DataError(
+      f"data file {str(path)!r}: x_train and x_test must be (n, ...) arrays of one sample "
+      f"shape, got {x_train.shape} and {x_test.shape}"
+    )
+  for key, x, y in (("y_train", x_train, y_train), ("y_test", x_test, y_test)):
+    if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+      raise DataError(
+        f"data file {str(path)!r}: {key} must hold one non-negative integer label per sample"
+      )
+  if len(y_train) == 0 or len(y_test) == 0:
+    raise DataError(f"data file {str(path)!r}: empty train or test set")
+  if x_train.ndim == 3:  # (n, h, w) grey images: one channel
+    x_train, x_test = x_train[..., None], x_test[..., None]
+  num_classes = int(max(y_train.max(), y_test.max())) + 1
+  return Dataset(
+    str(path),
+    x_train,
+    y_train.astype(np.int32),
+    x_test,
+    y_test.astype(np.int32),
+    num_classes,
+  )
