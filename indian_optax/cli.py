@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Optional
 
+from indian_optax import baselines
+
 PROG = "indian-optax"
 RESULT_FILES = ("results.json", "results.csv")
 
@@ -92,59 +94,18 @@ def _parser() -> argparse.ArgumentParser:
   compare = commands.add_parser(
     "compare", parents=[common], help="INDIAN and INNAprop against the usual Optax optimizers"
   )
-  compare.add_argument("--optimizers", help="comma list (default: all of " + ", ".join(_BASELINES))
+  compare.add_argument(
+    "--optimizers", help="comma list (default: all of " + ", ".join(baselines.FACTORIES) + ")"
+  )
   compare.add_argument("--lr", help="learning-rate grid tuned for each (default 1e-3 ... 0.3)")
   compare.add_argument("--seeds", type=_positive_int, default=3)
 
   train = commands.add_parser("train", parents=[common], help="one configuration")
-  train.add_argument("--optimizer", choices=tuple(_BASELINES), default="indian")
+  train.add_argument("--optimizer", choices=tuple(baselines.FACTORIES), default="indian")
   train.add_argument("--alpha", help="INDIAN/INNAprop alpha")
   train.add_argument("--beta", help="INDIAN/INNAprop beta")
   train.add_argument("--lr", help="learning rate")
   return parser
-
-
-# The optimizers `compare` and `train` know: name -> (factory of traced hyperparameters,
-# fixed alpha/beta or None, default learning rate).
-def _indian(alpha: float = 0.5, beta: float = 0.1, weight_decay: float = 0.0):
-  import indian_optax
-
-  return lambda learning_rate, alpha=alpha, beta=beta: indian_optax.indian(
-    learning_rate, alpha, beta, weight_decay=weight_decay
-  )
-
-
-def _innaprop(alpha: float = 0.1, beta: float = 0.9, sigma: float = 0.999, wd: float = 0.01):
-  import indian_optax
-
-  return lambda learning_rate, alpha=alpha, beta=beta, sigma=sigma: indian_optax.innaprop(
-    learning_rate, alpha, beta, sigma, weight_decay=wd
-  )
-
-
-def _optax(name: str):
-  import optax
-
-  return {
-    "sgd": lambda learning_rate: optax.sgd(learning_rate),
-    "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
-    "nesterov": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9, nesterov=True),
-    "adam": lambda learning_rate: optax.adam(learning_rate),
-    "adamw": lambda learning_rate: optax.adamw(learning_rate, weight_decay=1e-4),
-    "adagrad": lambda learning_rate: optax.adagrad(learning_rate),
-  }[name]
-
-
-_BASELINES = {
-  "indian": 0.1,
-  "innaprop": 3e-3,
-  "sgd": 0.1,
-  "momentum": 0.03,
-  "nesterov": 0.03,
-  "adam": 3e-3,
-  "adamw": 3e-3,
-  "adagrad": 0.03,
-}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -243,7 +204,7 @@ def _plan_sweep(args: argparse.Namespace) -> Plan:
       "beta": _grid(args, "beta", "0.01,0.1,0.5,1"),
       "learning_rate": _grid(args, "lr", "0.1"),
     }
-    return [("indian", _indian(weight_decay=weight_decay), grid, {})]
+    return [("indian", _with_weight_decay("indian", weight_decay), grid, {})]
   (weight_decay,) = _single(args, "weight_decay", "0.01")
   grid = {
     "alpha": _grid(args, "alpha", "0.1,0.5,1,2"),
@@ -251,7 +212,19 @@ def _plan_sweep(args: argparse.Namespace) -> Plan:
     "learning_rate": _grid(args, "lr", "0.003"),
     "sigma": _grid(args, "sigma", "0.999"),
   }
-  return [("innaprop", _innaprop(wd=weight_decay), grid, {})]
+  return [("innaprop", _with_weight_decay("innaprop", weight_decay), grid, {})]
+
+
+def _with_weight_decay(name: str, weight_decay: float) -> Callable[..., Any]:
+  import indian_optax
+
+  if name == "indian":
+    return lambda learning_rate, alpha, beta: indian_optax.indian(
+      learning_rate, alpha, beta, weight_decay=weight_decay
+    )
+  return lambda learning_rate, alpha, beta, sigma: indian_optax.innaprop(
+    learning_rate, alpha, beta, sigma, weight_decay=weight_decay
+  )
 
 
 def _single(args: argparse.Namespace, option: str, default: str) -> list[float]:
@@ -262,22 +235,22 @@ def _single(args: argparse.Namespace, option: str, default: str) -> list[float]:
 
 
 def _plan_compare(args: argparse.Namespace) -> Plan:
-  names = list(_BASELINES) if args.optimizers is None else args.optimizers.split(",")
-  unknown = [n for n in names if n not in _BASELINES]
+  names = list(baselines.FACTORIES) if args.optimizers is None else args.optimizers.split(",")
+  unknown = [n for n in names if n not in baselines.FACTORIES]
   if unknown or not names:
     raise UsageError(
       f"--optimizers: unknown {', '.join(repr(n) for n in unknown)}; "
-      f"choose from {', '.join(_BASELINES)}"
+      f"choose from {', '.join(baselines.FACTORIES)}"
     )
   lrs = _grid(args, "lr", "0.001,0.003,0.01,0.03,0.1,0.3")
   return [_one_optimizer(name, {"learning_rate": lrs}) for name in names]
 
 
 def _plan_train(args: argparse.Namespace) -> Plan:
-  lr = _single(args, "lr", str(_BASELINES[args.optimizer]))
+  lr = _single(args, "lr", str(baselines.DEFAULT_LEARNING_RATES[args.optimizer]))
   grid: dict[str, list[float]] = {"learning_rate": lr}
-  if args.optimizer in ("indian", "innaprop"):
-    alpha, beta = (0.5, 0.1) if args.optimizer == "indian" else (0.1, 0.9)
+  if args.optimizer in baselines.INERTIAL:
+    alpha, beta = baselines.INERTIAL[args.optimizer]
     grid["alpha"] = _single(args, "alpha", str(alpha))
     grid["beta"] = _single(args, "beta", str(beta))
   elif args.alpha is not None or args.beta is not None:
@@ -286,11 +259,11 @@ def _plan_train(args: argparse.Namespace) -> Plan:
 
 
 def _one_optimizer(name: str, grid: dict[str, list[float]]):
-  if name == "indian":
-    return (name, _indian(), grid, {} if "alpha" in grid else {"alpha": 0.5, "beta": 0.1})
-  if name == "innaprop":
-    return (name, _innaprop(), grid, {} if "alpha" in grid else {"alpha": 0.1, "beta": 0.9})
-  return (name, _optax(name), grid, {})
+  """A plan entry; alpha and beta are reported at the factory's defaults when not swept."""
+  fixed = {}
+  if name in baselines.INERTIAL and "alpha" not in grid:
+    fixed = dict(zip(("alpha", "beta"), baselines.INERTIAL[name], strict=True))
+  return (name, baselines.FACTORIES[name], grid, fixed)
 
 
 def _execute(plan: Plan, args: argparse.Namespace, dataset, model) -> list[dict[str, Any]]:
