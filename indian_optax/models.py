@@ -61,13 +61,16 @@ class FunctionalModel:
   apply: Callable[[Any, jax.Array], jax.Array]
 
 
-def make_model(name: str, sample_shape: tuple[int, ...], num_classes: int) -> FunctionalModel:
+def make_model(
+  name: str, sample_shape: tuple[int, ...], num_classes: int, *, hidden: int = 128
+) -> FunctionalModel:
   """Builds an NNX model and splits it into ``init`` and ``apply`` functions.
 
   Args:
     name: ``mlp`` or ``cnn``.
     sample_shape: shape of one input, e.g. ``(8, 8, 1)`` or ``(40, 1)``.
     num_classes: number of logits.
+    hidden: width of the MLP's hidden layers.
 
   Returns:
     The :class:`FunctionalModel`.
@@ -77,7 +80,7 @@ def make_model(name: str, sample_shape: tuple[int, ...], num_classes: int) -> Fu
   """
   if name == "mlp":
     in_features = int(jnp.prod(jnp.asarray(sample_shape)))
-    build = lambda rngs: MLP(in_features, num_classes, rngs=rngs)  # noqa: E731
+    build = lambda rngs: MLP(in_features, num_classes, hidden=hidden, rngs=rngs)  # noqa: E731
   elif name == "cnn":
     if len(sample_shape) not in (2, 3):
       raise ValueError(

@@ -1,0 +1,31 @@
+"""Each benchmark script runs end to end in --quick mode (a smoke test: no timing is asserted)."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).parent.parent / "benchmarks"
+
+
+def load(name):
+  spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.mark.parametrize(
+    "name, section",
+    [
+        ("step_cost", "INDIAN / momentum"),
+        ("sweep_throughput", "speed-up"),
+        ("convergence", "final test accuracy"),
+    ],
+)
+def test_benchmark_runs_quick_and_writes_its_section(tmp_path, name, section):
+  results = tmp_path / "RESULTS.md"
+  load(name).main(["--quick", "--results", str(results)])
+  text = results.read_text()
+  assert f"<!-- {name}:start -->" in text and f"<!-- {name}:end -->" in text
+  assert section in text and "Reproduce:" in text
