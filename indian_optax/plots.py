@@ -2,14 +2,16 @@
 
 import pathlib
 from collections.abc import Sequence
+from typing import Optional
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from indian_optax._sweep import SweepResult
 
-from indian_optax._sweep import SweepResult  # noqa: E402
+# Figures are built with matplotlib's object API, not pyplot: writing a PNG needs no
+# display and leaves the caller's backend (a notebook's inline one, say) untouched.
 
 
 def grid_table(
@@ -34,19 +36,39 @@ def grid_table(
 
 def heatmap(
   result: SweepResult,
-  path: pathlib.Path,
+  path: Optional[pathlib.Path] = None,
   *,
   metric: str = "final_test_accuracy",
   rows: str = "beta",
   columns: str = "alpha",
   title: str = "",
-) -> None:
-  """Writes a heatmap of a final metric over two hyperparameters (diverged runs blank)."""
+  ax: Optional[Axes] = None,
+) -> Figure:
+  """A heatmap of a final metric over two hyperparameters (diverged runs blank).
+
+  Cells are the mean over seeds at the best value of every other hyperparameter.
+
+  Args:
+    result: a :class:`indian_optax.SweepResult`.
+    path: where to write a PNG (optional).
+    metric: ``final_test_accuracy`` or ``final_train_loss``.
+    rows: the hyperparameter along the vertical axis.
+    columns: the hyperparameter along the horizontal axis.
+    title: the title (default: the metric).
+    ax: matplotlib axes to draw on (e.g. from ``plt.subplots`` in a notebook);
+      by default a new figure.
+
+  Returns:
+    The figure drawn on.
+  """
   maximise = metric.endswith("accuracy")
   row_values, column_values, table = grid_table(
     result, getattr(result, metric), rows, columns, maximise=maximise
   )
-  fig, ax = plt.subplots(figsize=(1.1 * len(column_values) + 2.5, 0.9 * len(row_values) + 1.8))
+  if ax is None:
+    ax = Figure(figsize=(1.1 * len(column_values) + 2.5, 0.9 * len(row_values) + 1.8)).subplots()
+  fig = ax.get_figure()
+  # Bright colours mean good: high accuracy, low loss.
   cmap = "viridis" if maximise else "viridis_r"
   image = ax.imshow(np.ma.masked_invalid(table), cmap=cmap, origin="lower", aspect="auto")
   ax.set_xticks(range(len(column_values)), [f"{v:g}" for v in column_values])
@@ -56,24 +78,29 @@ def heatmap(
   for (i, j), value in np.ndenumerate(table):
     text = "diverged" if not np.isfinite(value) else f"{value:.3f}" if maximise else f"{value:.3g}"
     # Dark text on the bright end of the colour map, light text elsewhere.
-    bright = (
-      np.isfinite(value)
-      and image.norm(value) > (0.6 if maximise else -1)
-      and (maximise or image.norm(value) < 0.4)
-    )
+    shade = image.norm(value) if maximise else 1.0 - image.norm(value)
+    bright = np.isfinite(value) and shade > 0.6
     ax.text(j, i, text, ha="center", va="center", color="k" if bright else "w", fontsize=8)
   fig.colorbar(image, ax=ax, label=metric.replace("_", " "))
   ax.set_title(title or metric.replace("_", " "))
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  if path is not None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+  return fig
 
 
 def curves(
-  histories: Sequence[tuple[str, np.ndarray, np.ndarray]], path: pathlib.Path, *, title: str
-) -> None:
-  """Writes training-loss and test-accuracy curves, one line per ``(label, loss, accuracy)``."""
-  fig, (loss_ax, accuracy_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+  histories: Sequence[tuple[str, np.ndarray, np.ndarray]],
+  path: Optional[pathlib.Path] = None,
+  *,
+  title: str = "",
+) -> Figure:
+  """Training-loss and test-accuracy curves, one line per ``(label, loss, accuracy)``.
+
+  Written to ``path`` when given; the figure is returned.
+  """
+  fig = Figure(figsize=(11, 4.2))
+  loss_ax, accuracy_ax = fig.subplots(1, 2)
   for label, loss, accuracy in histories:
     epochs = np.arange(1, len(loss) + 1)
     (line,) = loss_ax.plot(epochs, loss, label=label)
@@ -86,5 +113,6 @@ def curves(
   accuracy_ax.legend(fontsize=7, loc="lower right")
   fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  if path is not None:
+    fig.savefig(path, dpi=110)
+  return fig

@@ -16,12 +16,12 @@ def load(name):
 
 
 @pytest.mark.parametrize(
-    "name, section",
-    [
-        ("step_cost", "INDIAN / momentum"),
-        ("sweep_throughput", "speed-up"),
-        ("convergence", "final test accuracy"),
-    ],
+  "name, section",
+  [
+    ("step_cost", "INDIAN / momentum"),
+    ("sweep_throughput", "speed-up"),
+    ("convergence", "final test accuracy"),
+  ],
 )
 def test_benchmark_runs_quick_and_writes_its_section(tmp_path, name, section):
   results = tmp_path / "RESULTS.md"
