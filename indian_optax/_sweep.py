@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 Params = Any
 
@@ -29,6 +31,7 @@ class SweepResult:
     test_accuracy: ``[runs, epochs]`` test accuracy after each epoch.
     final_train_loss: ``[runs]`` loss on the whole training set after training.
     final_test_accuracy: ``[runs]`` test accuracy after training.
+    devices: how many devices the configuration axis was spread over.
   """
 
   configs: list[dict[str, float]]
@@ -36,6 +39,7 @@ class SweepResult:
   test_accuracy: np.ndarray
   final_train_loss: np.ndarray
   final_test_accuracy: np.ndarray
+  devices: int = 1
 
   def ranking(self) -> list[int]:
     """Run indices, best first: highest final test accuracy, then lowest train loss.
@@ -78,6 +82,7 @@ def sweep(
   chunk_size: Optional[int] = None,
   loss_fn: Callable[[jax.Array, jax.Array], jax.Array] = softmax_cross_entropy,
   on_epoch: Optional[Callable[[int, int, float], None]] = None,
+  devices: Optional[Sequence[jax.Device]] = None,
 ) -> SweepResult:
   """Trains one model per grid point and seed, all configurations as one vmapped, jitted program.
 
@@ -103,6 +108,10 @@ def sweep(
     loss_fn: ``(logits, labels) -> scalar`` training loss.
     on_epoch: called after each epoch as ``on_epoch(chunk, epoch, mean_loss)``
       (e.g. to drive a progress bar).
+    devices: the devices to spread the configuration axis over (default: all of
+      ``jax.devices()``). With several, each chunk (rounded up to a multiple of
+      their number) is sharded along the configurations through JAX's SPMD
+      partitioner: 64 configurations on 8 devices run 8 per device, in one program.
 
   Returns:
     A :class:`SweepResult`, runs in the order of :func:`grid_points`.
@@ -137,6 +146,12 @@ def sweep(
   configs = grid_points(grid, seeds)
   names = list(grid)
   chunk_size = len(configs) if chunk_size is None else max(1, min(chunk_size, len(configs)))
+  devices = list(jax.devices() if devices is None else devices)
+  chunk_size = -(-chunk_size // len(devices)) * len(devices)
+  placement = _placement(devices)
+  x_train, y_train, x_test, y_test = (
+    placement.replicated(a) for a in (x_train, y_train, x_test, y_test)
+  )
 
   def start(hyper, seed):
     params_key, order_key = jax.random.split(jax.random.PRNGKey(seed))
@@ -166,16 +181,20 @@ def sweep(
     _, accuracy = evaluate(params, x_test, y_test)
     return (params, state, key), jnp.mean(losses), accuracy
 
-  start_chunk = jax.jit(jax.vmap(start))
-  run_epoch = jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None, None, None)), donate_argnums=(1,))
+  start_chunk = jax.jit(jax.vmap(start), out_shardings=placement.configs)
+  run_epoch = jax.jit(
+    jax.vmap(epoch, in_axes=(0, 0, None, None, None, None)),
+    out_shardings=placement.configs,
+    donate_argnums=(1,),
+  )
   final_loss = jax.jit(jax.vmap(lambda p, x, y: evaluate(p, x, y)[0], in_axes=(0, None, None)))
 
   train_loss, test_accuracy, final_train_loss = [], [], []
   for chunk in range(math.ceil(len(configs) / chunk_size)):
     members = configs[chunk * chunk_size : (chunk + 1) * chunk_size]
     padded = members + [members[-1]] * (chunk_size - len(members))
-    hyper = {n: jnp.asarray([c[n] for c in padded], dtype=float) for n in names}
-    seeds_ = jnp.asarray([c["seed"] for c in padded], dtype=jnp.uint32)
+    hyper = {n: placement.split(np.asarray([c[n] for c in padded], dtype=float)) for n in names}
+    seeds_ = placement.split(np.asarray([c["seed"] for c in padded], dtype=np.uint32))
     carry = start_chunk(hyper, seeds_)
     losses, accuracies = [], []
     for e in range(epochs):
@@ -196,4 +215,28 @@ def sweep(
     test_accuracy=test_accuracy,
     final_train_loss=np.concatenate(final_train_loss).astype(np.float64),
     final_test_accuracy=test_accuracy[:, -1],
+    devices=len(devices),
   )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Placement:
+  """Where a sweep's arrays live: configurations split over the devices, data replicated."""
+
+  configs: Optional[NamedSharding]
+  data: Optional[NamedSharding]
+
+  def split(self, array: np.ndarray) -> jax.Array:
+    # float becomes the default float type (float32 unless jax_enable_x64).
+    array = jnp.asarray(array, dtype=float if array.dtype.kind == "f" else array.dtype)
+    return array if self.configs is None else jax.device_put(array, self.configs)
+
+  def replicated(self, array: jax.Array) -> jax.Array:
+    return array if self.data is None else jax.device_put(array, self.data)
+
+
+def _placement(devices: Sequence[jax.Device]) -> _Placement:
+  if len(devices) == 1:
+    return _Placement(configs=None, data=None)
+  mesh = jax.make_mesh((len(devices),), ("configs",), axis_types=(AxisType.Auto,), devices=devices)
+  return _Placement(configs=NamedSharding(mesh, P("configs")), data=NamedSharding(mesh, P()))
