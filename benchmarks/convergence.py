@@ -24,14 +24,14 @@ import indian_optax  # noqa: E402
 from indian_optax import baselines, data, models, plots  # noqa: E402
 
 LEARNING_RATES = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
-INDIAN_GRID = {"alpha": [0.1, 0.5, 1.0], "beta": [0.1, 0.5]}
+INDIAN_GRID = {"alpha": [0.5, 1.0], "beta": [0.1, 0.5]}
 OPTIMIZERS = ("indian", "innaprop", "sgd", "momentum", "adam", "adamw", "adagrad")
-SETUPS = [
-  ("digits", "mlp", 20),
-  ("digits", "cnn", 20),
-  ("mnist1d", "mlp", 40),
-  ("mnist1d", "cnn", 40),
-]
+SETUPS = {
+  "digits-mlp": ("digits", "mlp", 15),
+  "mnist1d-mlp": ("mnist1d", "mlp", 20),
+  "digits-cnn": ("digits", "cnn", 15),
+  "mnist1d-cnn": ("mnist1d", "cnn", 20),
+}
 
 
 def best_setting(result: indian_optax.SweepResult) -> tuple[dict, np.ndarray]:
@@ -49,8 +49,11 @@ def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true")
   parser.add_argument("--results", type=pathlib.Path)
+  parser.add_argument(
+    "--setups", default=",".join(SETUPS), help="comma list of " + ", ".join(SETUPS)
+  )
   args = parser.parse_args(argv)
-  setups = [("digits", "mlp", 1)] if args.quick else SETUPS
+  setups = [("digits", "mlp", 1)] if args.quick else [SETUPS[s] for s in args.setups.split(",")]
   seeds = [0] if args.quick else [0, 1, 2]
   lrs = [3e-3, 0.1] if args.quick else LEARNING_RATES
   figures = pathlib.Path(__file__).parent / "figures"
@@ -104,6 +107,11 @@ def main(argv=None) -> None:
         ["optimizer", "best setting", "final test accuracy", "final train loss"], rows
       )
     )
+    write(args, lrs, sections)
+
+
+def write(args, lrs, sections) -> None:
+  """Records the setups done so far (a long run leaves its finished tables behind)."""
   body = (
     f"Learning rates tried by every optimizer: {lrs}; INDIAN also alpha x beta "
     f"{INDIAN_GRID['alpha']} x {INDIAN_GRID['beta']}; INNAprop at its authors' (0.1, 0.9); "
@@ -111,7 +119,7 @@ def main(argv=None) -> None:
   )
   if args.results or not args.quick:
     _common.write_section("convergence", body, args.results or _common.RESULTS)
-  print(body)
+  print(body, flush=True)
 
 
 if __name__ == "__main__":

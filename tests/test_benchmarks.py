@@ -2,6 +2,8 @@
 
 import importlib.util
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -29,3 +31,17 @@ def test_benchmark_runs_quick_and_writes_its_section(tmp_path, name, section):
   text = results.read_text()
   assert f"<!-- {name}:start -->" in text and f"<!-- {name}:end -->" in text
   assert section in text and "Reproduce:" in text
+
+
+def test_state_memory_runs_quick_on_eight_simulated_devices(tmp_path):
+  """It sets up its 8 devices before importing JAX, so it runs in its own process."""
+  results = tmp_path / "RESULTS.md"
+  script = BENCHMARKS / "state_memory.py"
+  run = subprocess.run(
+    [sys.executable, str(script), "--quick", "--results", str(results)],
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  assert run.returncode == 0, run.stderr
+  assert "per device, FSDP" in results.read_text()

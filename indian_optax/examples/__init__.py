@@ -1,0 +1,1 @@
+"""Runnable examples: ``python -m indian_optax.examples.<name> --help``."""
