@@ -111,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
   """Entry point of the ``indian-optax`` command; returns the exit status."""
   try:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv
     if args.command is None:
       raise UsageError("choose a command: sweep, compare or train (see --help)")
     return _run(args)
@@ -156,12 +158,20 @@ def _run(args: argparse.Namespace) -> int:
     "epochs": args.epochs,
     "batch_size": args.batch_size,
     "seed": args.seed,
-    "arguments": list(sys.argv[1:]) if args.command else [],
+    "arguments": args.argv,
+    "devices": jax_device_count(),
     "runs": runs,
   }
   _write(out, report, args)
   _summary(report, out)
   return 0
+
+
+def jax_device_count() -> int:
+  """The devices a sweep spreads its configurations over."""
+  import jax
+
+  return jax.device_count()
 
 
 def _output_folder(args: argparse.Namespace) -> pathlib.Path:

@@ -39,6 +39,10 @@ def test_sweep_writes_results_csv_and_plots(tmp_path, capsys):
   report = load(out)
   assert {"command", "dataset", "model", "runs"} <= set(report)
   assert (report["command"], report["dataset"], report["model"]) == ("sweep", "digits", "mlp")
+  assert report["arguments"][:3] == ["sweep", "--alpha", "0.5,1"] and report["devices"] == 1
+  assert report["best"]["final_test_accuracy"] == max(
+    r["final_test_accuracy"] for r in report["runs"]
+  )
   assert len(report["runs"]) == 4
   for run_ in report["runs"]:
     assert run_["optimizer"] == "indian"
