@@ -203,3 +203,15 @@ def test_python_dash_m_runs_the_command():
   )
   assert result.returncode == 2
   assert result.stderr == "indian-optax: error: --beta: must be > 0, got -2\n"
+
+
+def test_a_missing_app_extra_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+  from indian_optax import data
+
+  def missing(*args, **kwargs):
+    raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
+
+  monkeypatch.setattr(data, "load", missing)
+  status, _, stderr = run(capsys, "sweep", "--out", str(tmp_path / "x"))
+  assert status == 2
+  assert stderr == "indian-optax: error: sklearn is missing: pip install 'indian-optax[app]'\n"
