@@ -52,12 +52,14 @@ def main(argv=None) -> None:
   parser.add_argument(
     "--setups", default=",".join(SETUPS), help="comma list of " + ", ".join(SETUPS)
   )
+  parser.add_argument("--epochs", type=int, help="override every setup's epochs")
   args = parser.parse_args(argv)
   setups = [("digits", "mlp", 1)] if args.quick else [SETUPS[s] for s in args.setups.split(",")]
+  if args.epochs:
+    setups = [(dataset, model, args.epochs) for dataset, model, _ in setups]
   seeds = [0] if args.quick else [0, 1, 2]
   lrs = [3e-3, 0.1] if args.quick else LEARNING_RATES
   figures = pathlib.Path(__file__).parent / "figures"
-  sections = []
   for dataset_name, model_name, epochs in setups:
     dataset = data.load(dataset_name)
     model = models.make_model(model_name, dataset.sample_shape, dataset.num_classes)
@@ -101,25 +103,20 @@ def main(argv=None) -> None:
     figure = f"convergence_{dataset_name}_{model_name}.png"
     if not args.quick:
       plots.curves(lines, figures / figure, title=f"best setting of each optimizer: {title}")
-    sections.append(
-      f"**{title}** (`{figure}`)\n\n"
-      + _common.markdown_table(
-        ["optimizer", "best setting", "final test accuracy", "final train loss"], rows
-      )
+    table = _common.markdown_table(
+      ["optimizer", "best setting", "final test accuracy", "final train loss"], rows
     )
-    write(args, lrs, sections)
-
-
-def write(args, lrs, sections) -> None:
-  """Records the setups done so far (a long run leaves its finished tables behind)."""
-  body = (
-    f"Learning rates tried by every optimizer: {lrs}; INDIAN also alpha x beta "
-    f"{INDIAN_GRID['alpha']} x {INDIAN_GRID['beta']}; INNAprop at its authors' (0.1, 0.9); "
-    "batch 64; selection by mean final test accuracy.\n\n" + "\n\n".join(sections)
-  )
-  if args.results or not args.quick:
-    _common.write_section("convergence", body, args.results or _common.RESULTS)
-  print(body, flush=True)
+    body = (
+      f"**{title}** (`figures/{figure}`). Learning rates tried by every optimizer: {lrs}; "
+      f"INDIAN also alpha x beta {INDIAN_GRID['alpha']} x {INDIAN_GRID['beta']}; INNAprop at its "
+      "authors' (0.1, 0.9); batch 64; best setting by mean final test accuracy.\n\n" + table
+    )
+    # One section per setup, written as soon as it is done: a long run leaves its
+    # finished tables behind, and a setup can be rerun on its own (--setups).
+    if args.results or not args.quick:
+      section = f"convergence_{dataset_name}_{model_name}"
+      _common.write_section(section, body, args.results or _common.RESULTS)
+    print(body, flush=True)
 
 
 if __name__ == "__main__":
