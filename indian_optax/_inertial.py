@@ -236,9 +236,8 @@ def inertial_core(
     if needs_params and params is None:
       raise ValueError(
         f"{owner}: weight decay needs the params: call update(updates, state, params)."
-        " (A traced weight decay counts as non-zero; mark it static, e.g. "
-        "optax.inject_hyperparams(indian, static_args=('weight_decay',)), to run "
-        "without params.)"
+        " (A traced weight decay counts as non-zero: to run without params under "
+        "optax.inject_hyperparams, name the weight decays in its static_args.)"
       )
     step_size = learning_rate(state.count) if callable(learning_rate) else learning_rate
     first_step = state.count == 0
@@ -253,19 +252,13 @@ def inertial_core(
       if keep_psi:
         new_memory, update_from = _psi_step(g, memory.astype(compute), theta_c, shrink, lr, a, b)
       else:
+        start = None  # phi_0 = beta (c - beta) g_0, from the gradient before weight decay
         if initial_speed is not None:
           start = jnp.where(first_step, b * (scalar(initial_speed) - b) * g, 0.0)
         if coupled:
           g = g + (scalar(weight_decay) / b) * theta_c
-        new_memory, update_from = _phi_step(
-          g,
-          memory.astype(compute),
-          shrink,
-          lr,
-          a,
-          b,
-          start=start if initial_speed is not None else None,
-        )
+        phi = memory.astype(compute)
+        new_memory, update_from = _phi_step(g, phi, shrink, lr, a, b, start=start)
       # The update must read the stored new state: were XLA to recompute it from
       # the old state inside the parameter update (it does for bf16), it would
       # have to copy the old state before overwriting it in place.
