@@ -147,6 +147,8 @@ def sweep(
   names = list(grid)
   chunk_size = len(configs) if chunk_size is None else max(1, min(chunk_size, len(configs)))
   devices = list(jax.devices() if devices is None else devices)
+  # No more devices than configurations per chunk; chunks fill every device used.
+  devices = devices[: max(1, min(len(devices), chunk_size))]
   chunk_size = -(-chunk_size // len(devices)) * len(devices)
   placement = _placement(devices)
   x_train, y_train, x_test, y_test = (

@@ -44,4 +44,6 @@ np.testing.assert_array_equal(sharded.test_accuracy, single.test_accuracy)
 # A chunk that does not divide by the device count is padded up to a multiple of it.
 chunked = indian_optax.sweep(factory, grid, chunk_size=20, **setup)
 np.testing.assert_allclose(chunked.final_train_loss, single.final_train_loss, rtol=1e-9)
+# Fewer configurations than devices: only as many devices as configurations, no padding.
+assert indian_optax.sweep(factory, {"alpha": [0.5], "beta": [0.1, 0.2]}, **setup).devices == 2
 print("ok")
