@@ -150,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
       f"--batch-size: {args.batch_size} exceeds the {len(dataset.y_train)} training samples"
     )
   plan = {"sweep": _plan_sweep, "compare": _plan_compare, "train": _plan_train}[args.command](args)
-  runs = _execute(plan, args, dataset, model)
+  runs, devices = _execute(plan, args, dataset, model)
   report = {
     "command": args.command,
     "dataset": dataset.name,
@@ -159,19 +159,12 @@ def _run(args: argparse.Namespace) -> int:
     "batch_size": args.batch_size,
     "seed": args.seed,
     "arguments": args.argv,
-    "devices": jax_device_count(),
+    "devices": devices,
     "runs": runs,
   }
   _write(out, report, args)
   _summary(report, out)
   return 0
-
-
-def jax_device_count() -> int:
-  """The devices a sweep spreads its configurations over."""
-  import jax
-
-  return jax.device_count()
 
 
 def _output_folder(args: argparse.Namespace) -> pathlib.Path:
@@ -276,7 +269,10 @@ def _one_optimizer(name: str, grid: dict[str, list[float]]):
   return (name, baselines.FACTORIES[name], grid, fixed)
 
 
-def _execute(plan: Plan, args: argparse.Namespace, dataset, model) -> list[dict[str, Any]]:
+def _execute(
+  plan: Plan, args: argparse.Namespace, dataset, model
+) -> tuple[list[dict[str, Any]], int]:
+  """Runs the plan's sweeps; returns the runs and the most devices a sweep used."""
   import indian_optax
 
   seeds = [args.seed + i for i in range(getattr(args, "seeds", 1))]
@@ -285,7 +281,7 @@ def _execute(plan: Plan, args: argparse.Namespace, dataset, model) -> list[dict[
   for _, _, grid, _ in plan:
     configs = math.prod(len(v) for v in grid.values()) * len(seeds)
     total += math.ceil(configs / (chunk or configs)) * args.epochs
-  runs = []
+  runs, devices = [], 1
   with _progress(total) as bar:
     for name, factory, grid, fixed in plan:
 
@@ -306,6 +302,7 @@ def _execute(plan: Plan, args: argparse.Namespace, dataset, model) -> list[dict[
         chunk_size=chunk,
         on_epoch=on_epoch,
       )
+      devices = max(devices, result.devices)
       for i, config in enumerate(result.configs):
         hyper = dict(fixed, **config)
         runs.append(
@@ -324,7 +321,7 @@ def _execute(plan: Plan, args: argparse.Namespace, dataset, model) -> list[dict[
             },
           }
         )
-  return runs
+  return runs, devices
 
 
 def _progress(total: int):
@@ -342,13 +339,8 @@ def _number(value: Any) -> Optional[float]:
 
 
 def _ranked(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-  return sorted(
-    runs,
-    key=lambda r: (
-      -(r["final_test_accuracy"] if r["final_test_accuracy"] is not None else -1.0),
-      r["final_train_loss"] if r["final_train_loss"] is not None else math.inf,
-    ),
-  )
+  """Runs best first, by the sweep engine's own ranking."""
+  return [runs[i] for i in _as_result(runs).ranking()]
 
 
 def _write(out: pathlib.Path, report: dict[str, Any], args: argparse.Namespace) -> None:
@@ -434,17 +426,19 @@ def _as_result(runs: list[dict[str, Any]]):
   )
 
 
-def _setting(run: dict[str, Any]) -> tuple:
-  return tuple(run[k] for k in ("alpha", "beta", "learning_rate", "sigma"))
+def _settings(runs: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
+  """Runs grouped by optimizer and hyperparameters, the seeds of a setting together."""
+  settings: dict[tuple, list[dict[str, Any]]] = {}
+  for run in runs:
+    key = tuple(run[k] for k in ("optimizer", "alpha", "beta", "learning_rate", "sigma"))
+    settings.setdefault(key, []).append(run)
+  return settings
 
 
 def _best_setting(runs: list[dict[str, Any]], optimizer: str) -> list[dict[str, Any]]:
   """The runs (all seeds) of the optimizer's setting with the best mean test accuracy."""
-  settings: dict[tuple, list[dict[str, Any]]] = {}
-  for run in runs:
-    if run["optimizer"] == optimizer:
-      settings.setdefault(_setting(run), []).append(run)
-  return max(settings.values(), key=_mean_accuracy)
+  own = [group for key, group in _settings(runs).items() if key[0] == optimizer]
+  return max(own, key=_mean_accuracy)
 
 
 def _mean_accuracy(runs: list[dict[str, Any]]) -> float:
@@ -466,15 +460,12 @@ def _summary(report: dict[str, Any], out: pathlib.Path) -> None:
     names = dict.fromkeys(r["optimizer"] for r in runs)
     groups = [_best_setting(runs, name) for name in names]
   else:
-    settings: dict[tuple, list[dict[str, Any]]] = {}
-    for run in runs:
-      settings.setdefault((run["optimizer"], *_setting(run)), []).append(run)
-    groups = list(settings.values())
+    groups = list(_settings(runs).values())
   groups.sort(key=lambda group: (-_mean_accuracy(group), _mean_loss(group)))
   for group in groups[:12]:
     first = group[0]
-    losses = [r["final_train_loss"] for r in group]
-    loss = "diverged" if None in losses else f"{sum(losses) / len(losses):.4g}"
+    loss = _mean_loss(group)
+    loss = "diverged" if math.isinf(loss) else f"{loss:.4g}"
     accuracy = _mean_accuracy(group)
     show = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
     rows.append(
