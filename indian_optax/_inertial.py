@@ -268,14 +268,20 @@ def inertial_core(
 
     trees = (updates, memory) if params is None else (updates, memory, params)
     steps = jax.tree.map(leaf_step, *trees)
-    new_updates = jax.tree.map(lambda _, step: step[0], updates, steps)
-    new_memory = jax.tree.map(lambda _, step: step[1], updates, steps)
+    new_updates, new_memory = unzip_leaves(updates, steps)
     count = optax.safe_increment(state.count)
     if keep_psi:
       return new_updates, IndianPsiState(count=count, psi=new_memory)
     return new_updates, IndianState(count=count, phi=new_memory)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def unzip_leaves(like: Any, pairs: Any) -> tuple[Any, Any]:
+  """Splits a tree of ``(a, b)`` leaf results (shaped like ``like``) into two trees."""
+  first = jax.tree.map(lambda _, pair: pair[0], like, pairs)
+  second = jax.tree.map(lambda _, pair: pair[1], like, pairs)
+  return first, second
 
 
 def _away_from_zero(x: jax.Array) -> jax.Array:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import optax
 
 from indian_optax import _checks
-from indian_optax._inertial import inertial_core
+from indian_optax._inertial import inertial_core, unzip_leaves
 
 
 class ScaleByBiasCorrectedRmsState(NamedTuple):
@@ -75,8 +75,7 @@ def scale_by_bias_corrected_rms(
       return scaled.astype(g.dtype), new_nu
 
     steps = jax.tree.map(leaf_step, updates, state.nu)
-    scaled = jax.tree.map(lambda _, step: step[0], updates, steps)
-    nu = jax.tree.map(lambda _, step: step[1], updates, steps)
+    scaled, nu = unzip_leaves(updates, steps)
     return scaled, ScaleByBiasCorrectedRmsState(count=count, nu=nu)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
