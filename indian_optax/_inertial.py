@@ -1,12 +1,20 @@
-"""INDIAN / INNA: the inertial Newton step as an Optax transformation.
+"""The inertial Newton (INDIAN / INNA) step as Optax transformations.
 
-The state is kept in the params-free form of the paper's auxiliary variable,
-:math:`\\varphi = \\psi - (1 - \\alpha\\beta)\\theta`: it starts at zero (so ``init``
-is shape-only), it is small (no catastrophic cancellation in low precision), and
-plain INDIAN needs no params in ``update``.
+One explicit Euler step of the paper, in two state variables:
+
+* :func:`scale_by_indian` keeps :math:`\\varphi = \\psi - (1 - \\alpha\\beta)\\theta`:
+  zero at ``init`` (shape-only), small (no cancellation in low precision), and no
+  params needed in ``update``. :func:`indian` is this transformation.
+* :func:`scale_by_indian_psi` keeps the paper's :math:`\\psi`, whose update needs
+  no gradient: a gradient rescaled by an earlier transformation (INNAprop) is then
+  read by the parameter update alone, and XLA fuses the rescaling into it.
+
+Each form is two plain per-leaf functions, the new state and the update written in
+terms of the new state (so that a donated step updates the state in place).
 """
 
-from typing import Any, NamedTuple, Optional, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple, Optional
 
 import chex
 import jax
@@ -14,10 +22,11 @@ import jax.numpy as jnp
 import optax
 
 from indian_optax import _checks
+from indian_optax._tree_utils import unzip_leaves
 
 
 class IndianState(NamedTuple):
-  """State of :func:`indian`.
+  """State of :func:`scale_by_indian` (and so of :func:`indian`).
 
   Attributes:
     count: int32 number of updates applied so far, the :math:`k` of
@@ -32,6 +41,270 @@ class IndianState(NamedTuple):
   phi: optax.Updates
 
 
+class IndianPsiState(NamedTuple):
+  """State of :func:`scale_by_indian_psi` (the inertial half of INNAprop).
+
+  Attributes:
+    count: int32 number of updates applied so far.
+    psi: :math:`\\psi_k`, a tree like the params (dtype ``state_dtype``),
+      :math:`(1 - \\alpha\\beta)\\theta_0` at ``init``.
+  """
+
+  count: chex.Array
+  psi: optax.Updates
+
+
+class _Coefficients(NamedTuple):
+  """The scalars of step k; an option that is off is None and leaves no trace in the step."""
+
+  learning_rate: Any
+  alpha: Any
+  beta: Any
+  weight_decay: Any = None
+  decoupled_weight_decay: Any = None
+  initial_speed: Any = None
+  first_step: Any = None
+
+  def cast(self, dtype: Any) -> "_Coefficients":
+    as_dtype = lambda x: None if x is None else jnp.asarray(x, dtype)
+    return self._replace(**{k: as_dtype(v) for k, v in self._asdict().items() if k != "first_step"})
+
+
+# A form of the step: (g, state, theta, coefficients) -> new state, and
+# (g, new state, theta, coefficients) -> update, all per leaf in the compute dtype.
+StateStep = Callable[[jax.Array, jax.Array, Optional[jax.Array], _Coefficients], jax.Array]
+
+
+def _forget_phi(c: _Coefficients) -> jax.Array:
+  return _away_from_zero(1.0 - c.alpha * c.learning_rate)
+
+
+def _keep_psi(c: _Coefficients) -> jax.Array:
+  return _away_from_zero(1.0 - c.learning_rate / c.beta)
+
+
+def _shrink(theta: jax.Array, c: _Coefficients) -> jax.Array:
+  """Decoupled weight decay's part of the step, :math:`\\gamma_k\\lambda\\theta_k`."""
+  return c.learning_rate * c.decoupled_weight_decay * theta
+
+
+def _with_coupled_decay(g: jax.Array, theta: jax.Array, c: _Coefficients) -> jax.Array:
+  """INNA's coupled decay :math:`\\gamma w\\theta` in the θ step is the L2 term (w/β)θ in g."""
+  return g if c.weight_decay is None else g + (c.weight_decay / c.beta) * theta
+
+
+def _phi_next(g, phi, theta, c: _Coefficients) -> jax.Array:
+  """φ_{k+1} = (1 − αγ) φ_k + γβ(1 − αβ) g_k, after the start and decay terms."""
+  if c.initial_speed is not None:  # φ_0 = β(c − β) g_0, with g_0 before any weight decay
+    phi = phi + jnp.where(c.first_step, c.beta * (c.initial_speed - c.beta) * g, 0.0)
+  if c.decoupled_weight_decay is not None:
+    phi = phi + (1.0 - c.alpha * c.beta) * _shrink(theta, c)
+  g = _with_coupled_decay(g, theta, c)
+  return _forget_phi(c) * phi + c.learning_rate * c.beta * (1.0 - c.alpha * c.beta) * g
+
+
+def _phi_update(g, new_phi, theta, c: _Coefficients) -> jax.Array:
+  """u_k = −γ(φ_k/β + βg_k), with φ_k = (φ_{k+1} − γβ(1 − αβ)g_k) / (1 − αγ)."""
+  lr, a, b = c.learning_rate, c.alpha, c.beta
+  forget, g = _forget_phi(c), _with_coupled_decay(g, theta, c)
+  update = -lr / (b * forget) * new_phi + lr * (lr * (1.0 - a * b) / forget - b) * g
+  return update if c.decoupled_weight_decay is None else update - _shrink(theta, c)
+
+
+def _decayed(theta: jax.Array, c: _Coefficients) -> jax.Array:
+  return theta if c.decoupled_weight_decay is None else theta - _shrink(theta, c)
+
+
+def _psi_next(g, psi, theta, c: _Coefficients) -> jax.Array:
+  """ψ_{k+1} = (1 − γ/β) ψ_k + γ(1/β − α) θ_k, from the decayed θ_k; no gradient."""
+  del g
+  return _keep_psi(c) * psi + c.learning_rate * (1.0 / c.beta - c.alpha) * _decayed(theta, c)
+
+
+def _psi_update(g, new_psi, theta, c: _Coefficients) -> jax.Array:
+  """u_k = −γ/(β − γ) (ψ_{k+1} − (1 − αβ)θ_k) − γβ g_k (− γλθ_k), the small difference first."""
+  lr, a, b = c.learning_rate, c.alpha, c.beta
+  update = -lr / (b * _keep_psi(c)) * (new_psi - (1.0 - a * b) * _decayed(theta, c)) - lr * b * g
+  return update if c.decoupled_weight_decay is None else update - _shrink(theta, c)
+
+
+def _step_leaves(
+  next_state: StateStep,
+  update_from: StateStep,
+  c: _Coefficients,
+  updates: optax.Updates,
+  memory: optax.Updates,
+  params: Optional[optax.Params],
+) -> tuple[optax.Updates, optax.Updates]:
+  """Maps one form of the step over the leaves: (updates, new state)."""
+
+  def leaf(g, state, theta=None):
+    compute = jnp.promote_types(jnp.promote_types(g.dtype, state.dtype), jnp.float32)
+    out_dtype = g.dtype if theta is None else theta.dtype
+    cc = c.cast(compute)
+    g, theta = g.astype(compute), None if theta is None else theta.astype(compute)
+    new_state = next_state(g, state.astype(compute), theta, cc).astype(state.dtype)
+    # The update must read the stored new state: were XLA to recompute it from the
+    # old state inside the parameter update (it does for bf16), it would have to
+    # copy the old state before overwriting it in place.
+    new_state = jax.lax.optimization_barrier(new_state)
+    return update_from(g, new_state.astype(compute), theta, cc).astype(out_dtype), new_state
+
+  trees = (updates, memory) if params is None else (updates, memory, params)
+  return unzip_leaves(updates, jax.tree.map(leaf, *trees))
+
+
+def _step_size(learning_rate: optax.ScalarOrSchedule, count: jax.Array) -> Any:
+  return learning_rate(count) if callable(learning_rate) else learning_rate
+
+
+@_checks.checks_hyperparameters
+def scale_by_indian(
+  learning_rate: optax.ScalarOrSchedule,
+  alpha: jax.typing.ArrayLike = 0.5,
+  beta: jax.typing.ArrayLike = 0.1,
+  *,
+  weight_decay: jax.typing.ArrayLike = 0.0,
+  decoupled_weight_decay: jax.typing.ArrayLike = 0.0,
+  initial_speed: Optional[jax.typing.ArrayLike] = None,
+  state_dtype: Optional[jax.typing.DTypeLike] = None,
+) -> optax.GradientTransformationExtraArgs:
+  r"""The INDIAN step, kept in the params-free variable :math:`\varphi`.
+
+  With :math:`\varphi_k = \psi_k - (1-\alpha\beta)\theta_k`, the paper's
+  iteration (see :func:`indian`) is exactly
+
+  .. math::
+
+    u_k &= -\gamma_k\big(\tfrac1\beta\varphi_k + \beta g_k\big), \\
+    \varphi_{k+1} &= (1 - \alpha\gamma_k)\,\varphi_k
+        + \gamma_k\beta(1 - \alpha\beta)\, g_k,
+
+  where :math:`u_k = \theta_{k+1} - \theta_k` is the returned update and
+  :math:`\varphi_0 = \beta(c - \beta) g_0` gives the initial velocity
+  :math:`-c\, g_0`. The learning rate lives inside the transformation because
+  the state's recursion depends on it (as in ``optax.contrib.scale_by_madgrad``):
+  scaling its updates afterwards is not INDIAN at a smaller step.
+
+  ``update`` computes :math:`\varphi_{k+1}` first and writes :math:`u_k` in terms
+  of it, so a jitted step with donated buffers updates the state in place. This
+  divides by :math:`1 - \alpha\gamma_k`, which is kept :math:`\sqrt{\epsilon}`
+  away from 0 (exact elsewhere).
+
+  Args: see :func:`indian`, which is this transformation.
+
+  Returns:
+    An :class:`optax.GradientTransformationExtraArgs` whose state is an
+    :class:`IndianState`. Each option is left out of the compiled step when it is
+    zero or None; a weight decay needs ``params`` in ``update``.
+  """
+  coupled = not _checks.is_static_zero(weight_decay)
+  decoupled = not _checks.is_static_zero(decoupled_weight_decay)
+
+  def init_fn(params: optax.Params) -> IndianState:
+    phi = optax.tree.zeros_like(params, dtype=state_dtype)
+    return IndianState(count=jnp.zeros([], jnp.int32), phi=phi)
+
+  def update_fn(
+    updates: optax.Updates,
+    state: IndianState,
+    params: Optional[optax.Params] = None,
+    **extra_args: Any,
+  ) -> tuple[optax.Updates, IndianState]:
+    del extra_args
+    _check_gradients("scale_by_indian", updates, state.phi, same_dtypes=state_dtype is None)
+    if (coupled or decoupled) and params is None:
+      raise ValueError(
+        "scale_by_indian: weight decay needs the params: call update(updates, state, params)."
+        " (A traced weight decay counts as non-zero: to run without params under "
+        "optax.inject_hyperparams, name the weight decays in its static_args.)"
+      )
+    c = _Coefficients(
+      _step_size(learning_rate, state.count),
+      alpha,
+      beta,
+      weight_decay=weight_decay if coupled else None,
+      decoupled_weight_decay=decoupled_weight_decay if decoupled else None,
+      initial_speed=initial_speed,
+      first_step=state.count == 0,
+    )
+    params = params if coupled or decoupled else None
+    new_updates, phi = _step_leaves(_phi_next, _phi_update, c, updates, state.phi, params)
+    return new_updates, IndianState(count=optax.safe_increment(state.count), phi=phi)
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+@_checks.checks_hyperparameters
+def scale_by_indian_psi(
+  learning_rate: optax.ScalarOrSchedule,
+  alpha: jax.typing.ArrayLike = 0.1,
+  beta: jax.typing.ArrayLike = 0.9,
+  *,
+  decoupled_weight_decay: jax.typing.ArrayLike = 0.0,
+  state_dtype: Optional[jax.typing.DTypeLike] = None,
+) -> optax.GradientTransformationExtraArgs:
+  r"""The INDIAN step kept in the paper's own variable :math:`\psi` (INNAprop's core).
+
+  After decoupled weight decay :math:`\theta_k \leftarrow (1-\gamma_k\lambda)\theta_k`,
+
+  .. math::
+
+    \psi_{k+1} &= (1 - \tfrac{\gamma_k}{\beta})\psi_k
+        + \gamma_k(\tfrac1\beta - \alpha)\theta_k, \\
+    u_k &= -\tfrac{\gamma_k}{\beta - \gamma_k}
+        \big(\psi_{k+1} - (1 - \alpha\beta)\theta_k\big) - \gamma_k\beta g_k,
+
+  the same explicit Euler step as :func:`scale_by_indian`, with
+  :math:`\psi_0 = (1-\alpha\beta)\theta_0` (initial velocity :math:`-\beta g_0`).
+  :math:`\psi`'s update reads no gradient, so a rescaling by an earlier
+  transformation fuses into the parameter update alone: two fewer memory passes
+  per step than with :math:`\varphi`. The price: :math:`\psi` is a near copy of
+  the params, so ``init`` and ``update`` need them, and its cancellation is
+  harmless only for well-scaled (e.g. RMS-normalised) gradients.
+
+  Args:
+    learning_rate: the step size :math:`\gamma_k`, a float, array or schedule.
+    alpha: viscous damping :math:`\alpha \ge 0`.
+    beta: Newtonian damping :math:`\beta > 0`.
+    decoupled_weight_decay: decoupled weight decay :math:`\lambda \ge 0`.
+    state_dtype: dtype of :math:`\psi` (default: the params' dtype).
+
+  Returns:
+    An :class:`optax.GradientTransformationExtraArgs` whose state is an
+    :class:`IndianPsiState`.
+  """
+  decoupled = not _checks.is_static_zero(decoupled_weight_decay)
+
+  def init_fn(params: optax.Params) -> IndianPsiState:
+    # The authors' initialisation psi_0 = (1 - alpha*beta) theta_0.
+    psi = jax.tree.map(lambda p: (p * (1.0 - alpha * beta)).astype(state_dtype or p.dtype), params)
+    return IndianPsiState(count=jnp.zeros([], jnp.int32), psi=psi)
+
+  def update_fn(
+    updates: optax.Updates,
+    state: IndianPsiState,
+    params: Optional[optax.Params] = None,
+    **extra_args: Any,
+  ) -> tuple[optax.Updates, IndianPsiState]:
+    del extra_args
+    _check_gradients("scale_by_indian_psi", updates, state.psi, same_dtypes=state_dtype is None)
+    if params is None:
+      needs = "weight decay needs the params (so does psi)" if decoupled else "psi needs the params"
+      raise ValueError(f"scale_by_indian_psi: {needs}: call update(updates, state, params).")
+    c = _Coefficients(
+      _step_size(learning_rate, state.count),
+      alpha,
+      beta,
+      decoupled_weight_decay=decoupled_weight_decay if decoupled else None,
+    )
+    new_updates, psi = _step_leaves(_psi_next, _psi_update, c, updates, state.psi, params)
+    return new_updates, IndianPsiState(count=optax.safe_increment(state.count), psi=psi)
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+@_checks.checks_hyperparameters
 def indian(
   learning_rate: optax.ScalarOrSchedule,
   alpha: jax.typing.ArrayLike = 0.5,
@@ -57,21 +330,9 @@ def indian(
     \psi_{k+1} &= \psi_k + \gamma_k\big[(\tfrac1\beta - \alpha)\theta_k
         - \tfrac1\beta\psi_k\big].
 
-  It is carried out exactly, in the variable
-  :math:`\varphi_k = \psi_k - (1-\alpha\beta)\theta_k`:
-
-  .. math::
-
-    u_k &= -\gamma_k\big(\tfrac1\beta\varphi_k + \beta g_k\big), \\
-    \varphi_{k+1} &= (1 - \alpha\gamma_k)\,\varphi_k
-        + \gamma_k\beta(1 - \alpha\beta)\, g_k,
-
-  where :math:`u_k = \theta_{k+1} - \theta_k` is the returned update and
-  :math:`\varphi_0 = \beta(c - \beta) g_0` gives the initial velocity
-  :math:`-c\, g_0` (:math:`g_0` the gradient before any weight decay).
-  ``update`` computes :math:`\varphi_{k+1}` first and writes :math:`u_k` in
-  terms of it, so a jitted step with donated buffers updates the
-  state in place, without a state-sized copy.
+  It is carried out exactly by :func:`scale_by_indian`, in the variable
+  :math:`\varphi_k = \psi_k - (1-\alpha\beta)\theta_k` (zero at ``init``; plain
+  INDIAN needs no params in ``update``).
 
   Options (each one is left out of the compiled step when it is zero or None):
 
@@ -95,8 +356,9 @@ def indian(
     weight_decay: coupled (L2) weight decay :math:`w \ge 0`, as in INNA.
     decoupled_weight_decay: decoupled weight decay :math:`\lambda \ge 0`, as in
       INNAprop.
-    initial_speed: :math:`c \ge 0`, the initial velocity is :math:`-c\,g_0`.
-      None means :math:`c = \beta`, the authors' PyTorch code (first step
+    initial_speed: :math:`c \ge 0`, the initial velocity is :math:`-c\,g_0`
+      (:math:`g_0` the gradient before any weight decay). None means
+      :math:`c = \beta`, the authors' PyTorch code (first step
       :math:`-\gamma_0\beta g_0`); 0 starts at rest; 1 is their Keras default.
     state_dtype: dtype of :math:`\varphi` (default: the params' dtype). Updates
       always come back in the params' dtype.
@@ -122,12 +384,7 @@ def indian(
     Castera, Bolte, Févotte, Pauwels, `An Inertial Newton Algorithm for Deep
     Learning <https://arxiv.org/abs/1905.12278>`_, JMLR 22(134), 2021.
   """
-  check = _checks.check_hyperparameter
-  check("indian", "weight_decay", weight_decay, at_least=0.0)
-  check("indian", "decoupled_weight_decay", decoupled_weight_decay, at_least=0.0)
-  check("indian", "initial_speed", initial_speed, at_least=0.0)
-  return inertial_core(
-    "indian",
+  return scale_by_indian(
     learning_rate,
     alpha,
     beta,
@@ -136,152 +393,6 @@ def indian(
     initial_speed=initial_speed,
     state_dtype=state_dtype,
   )
-
-
-class IndianPsiState(NamedTuple):
-  """State of the inertial core when it keeps the paper's own variable (INNAprop).
-
-  Attributes:
-    count: int32 number of updates applied so far.
-    psi: :math:`\\psi_k`, a tree like the params (dtype ``state_dtype``),
-      :math:`(1 - \\alpha\\beta)\\theta_0` at ``init``.
-  """
-
-  count: chex.Array
-  psi: optax.Updates
-
-
-def inertial_core(
-  owner: str,
-  learning_rate: optax.ScalarOrSchedule,
-  alpha: jax.typing.ArrayLike,
-  beta: jax.typing.ArrayLike,
-  *,
-  weight_decay: jax.typing.ArrayLike = 0.0,
-  decoupled_weight_decay: jax.typing.ArrayLike = 0.0,
-  initial_speed: Optional[jax.typing.ArrayLike] = None,
-  state_dtype: Optional[jax.typing.DTypeLike] = None,
-  keep_psi: bool = False,
-) -> optax.GradientTransformationExtraArgs:
-  """The one INDIAN step, behind :func:`indian` and :func:`indian_optax.innaprop`.
-
-  ``keep_psi=False`` keeps :math:`\\varphi` (:class:`IndianState`); see
-  :func:`indian`. ``keep_psi=True`` keeps the paper's :math:`\\psi`
-  (:class:`IndianPsiState`), whose update needs no gradient:
-
-  .. math::
-
-    \\psi_{k+1} = (1 - \\tfrac{\\gamma_k}{\\beta})\\psi_k
-        + \\gamma_k(\\tfrac1\\beta - \\alpha)\\theta_k, \\qquad
-    u_k = -\\tfrac{\\gamma_k}{\\beta - \\gamma_k}
-        \\big(\\psi_{k+1} - (1 - \\alpha\\beta)\\theta_k\\big) - \\gamma_k\\beta g_k
-
-  (after decoupled decay of :math:`\\theta_k`). When the gradient is rescaled by
-  an earlier transformation (INNAprop), only the parameter update reads it, so
-  XLA fuses the rescaling into that one pass: two fewer memory passes per step
-  than with :math:`\\varphi`. The price is a state that is a near copy of the
-  params (needs params in ``update``; its cancellation is harmless when the
-  gradient is RMS-normalised, not for tiny raw gradients in low precision), so
-  ``indian`` keeps :math:`\\varphi`. ``keep_psi`` supports decoupled decay only.
-
-  Args:
-    owner: the public factory's name, used in error messages.
-    learning_rate: see :func:`indian`.
-    alpha: see :func:`indian`.
-    beta: see :func:`indian`.
-    weight_decay: see :func:`indian`.
-    decoupled_weight_decay: see :func:`indian`.
-    initial_speed: see :func:`indian`.
-    state_dtype: see :func:`indian`.
-    keep_psi: keep :math:`\\psi` rather than :math:`\\varphi`.
-
-  Returns:
-    An :class:`optax.GradientTransformationExtraArgs`.
-  """
-  check = _checks.check_hyperparameter
-  check(owner, "learning_rate", learning_rate, at_least=0.0)
-  check(owner, "alpha", alpha, at_least=0.0)
-  check(owner, "beta", beta, greater_than=0.0)
-  if state_dtype is not None:
-    state_dtype = jnp.dtype(state_dtype)
-    if not jnp.issubdtype(state_dtype, jnp.floating):
-      raise ValueError(
-        f"{owner}: state_dtype must be a floating dtype, got state_dtype={state_dtype}."
-      )
-  coupled = not _checks.is_static_zero(weight_decay)
-  decoupled = not _checks.is_static_zero(decoupled_weight_decay)
-  if keep_psi and (coupled or initial_speed is not None):
-    raise ValueError(f"{owner}: keep_psi supports decoupled weight decay only.")
-  needs_params = keep_psi or coupled or decoupled
-
-  def init_fn(params: optax.Params) -> Union[IndianState, IndianPsiState]:
-    count = jnp.zeros([], jnp.int32)
-    if keep_psi:
-      # The authors' initialisation psi_0 = (1 - alpha*beta) theta_0 (unit initial speed c = beta).
-      psi = jax.tree.map(
-        lambda p: (p * (1.0 - alpha * beta)).astype(state_dtype or p.dtype), params
-      )
-      return IndianPsiState(count=count, psi=psi)
-    return IndianState(count=count, phi=optax.tree.zeros_like(params, dtype=state_dtype))
-
-  def update_fn(
-    updates: optax.Updates,
-    state: Union[IndianState, IndianPsiState],
-    params: Optional[optax.Params] = None,
-    **extra_args: Any,
-  ) -> tuple[optax.Updates, Union[IndianState, IndianPsiState]]:
-    del extra_args
-    memory = state.psi if keep_psi else state.phi
-    _check_gradients(owner, updates, memory, same_dtypes=state_dtype is None)
-    if needs_params and params is None:
-      raise ValueError(
-        f"{owner}: weight decay needs the params: call update(updates, state, params)."
-        " (A traced weight decay counts as non-zero: to run without params under "
-        "optax.inject_hyperparams, name the weight decays in its static_args.)"
-      )
-    step_size = learning_rate(state.count) if callable(learning_rate) else learning_rate
-    first_step = state.count == 0
-
-    def leaf_step(g, memory, theta=None):
-      compute = jnp.promote_types(jnp.promote_types(g.dtype, memory.dtype), jnp.float32)
-      out_dtype = g.dtype if theta is None else theta.dtype
-      scalar = lambda x: jnp.asarray(x, compute)  # noqa: E731
-      g, theta_c = g.astype(compute), None if theta is None else theta.astype(compute)
-      lr, a, b = scalar(step_size), scalar(alpha), scalar(beta)
-      shrink = lr * scalar(decoupled_weight_decay) * theta_c if decoupled else None
-      if keep_psi:
-        new_memory, update_from = _psi_step(g, memory.astype(compute), theta_c, shrink, lr, a, b)
-      else:
-        start = None  # phi_0 = beta (c - beta) g_0, from the gradient before weight decay
-        if initial_speed is not None:
-          start = jnp.where(first_step, b * (scalar(initial_speed) - b) * g, 0.0)
-        if coupled:
-          g = g + (scalar(weight_decay) / b) * theta_c
-        phi = memory.astype(compute)
-        new_memory, update_from = _phi_step(g, phi, shrink, lr, a, b, start=start)
-      # The update must read the stored new state: were XLA to recompute it from
-      # the old state inside the parameter update (it does for bf16), it would
-      # have to copy the old state before overwriting it in place.
-      new_memory = jax.lax.optimization_barrier(new_memory.astype(memory.dtype))
-      update = update_from(new_memory.astype(compute))
-      return update.astype(out_dtype), new_memory
-
-    trees = (updates, memory) if params is None else (updates, memory, params)
-    steps = jax.tree.map(leaf_step, *trees)
-    new_updates, new_memory = unzip_leaves(updates, steps)
-    count = optax.safe_increment(state.count)
-    if keep_psi:
-      return new_updates, IndianPsiState(count=count, psi=new_memory)
-    return new_updates, IndianState(count=count, phi=new_memory)
-
-  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-def unzip_leaves(like: Any, pairs: Any) -> tuple[Any, Any]:
-  """Splits a tree of ``(a, b)`` leaf results (shaped like ``like``) into two trees."""
-  first = jax.tree.map(lambda _, pair: pair[0], like, pairs)
-  second = jax.tree.map(lambda _, pair: pair[1], like, pairs)
-  return first, second
 
 
 def _away_from_zero(x: jax.Array) -> jax.Array:
@@ -294,41 +405,6 @@ def _away_from_zero(x: jax.Array) -> jax.Array:
   """
   margin = jnp.sqrt(jnp.finfo(x.dtype).eps)
   return jnp.where(x >= 0, jnp.maximum(x, margin), jnp.minimum(x, -margin))
-
-
-def _phi_step(g, phi, shrink, lr, a, b, *, start=None):
-  """One step in phi form: (new phi, new phi -> u).
-
-  u is written in terms of the new phi, so that XLA can update phi in place.
-  """
-  if start is not None:
-    phi = phi + start
-  if shrink is not None:
-    phi = phi + (1.0 - a * b) * shrink
-  forget = _away_from_zero(1.0 - a * lr)
-  grad_gain = lr * b * (1.0 - a * b)
-
-  def update_from(new_phi):
-    # u = -lr (phi / b + b g), with phi = (new_phi - grad_gain g) / forget.
-    update = -lr / (b * forget) * new_phi + lr * (lr * (1.0 - a * b) / forget - b) * g
-    return update if shrink is None else update - shrink
-
-  return forget * phi + grad_gain * g, update_from
-
-
-def _psi_step(g, psi, theta, shrink, lr, a, b):
-  """One step in psi form, after decoupled decay: (new psi, new psi -> u)."""
-  if shrink is not None:
-    theta = theta - shrink
-  keep = _away_from_zero(1.0 - lr / b)
-
-  def update_from(new_psi):
-    # u = theta - theta_k + lr ((1/b - a) theta - psi / b - b g), with
-    # psi = (new_psi - lr (1/b - a) theta) / keep; the small difference is formed first.
-    update = -lr / (b * keep) * (new_psi - (1.0 - a * b) * theta) - lr * b * g
-    return update if shrink is None else update - shrink
-
-  return keep * psi + lr * (1.0 / b - a) * theta, update_from
 
 
 def _check_gradients(
@@ -351,8 +427,9 @@ def psi_from_state(
   r"""The paper's auxiliary variable :math:`\psi_k = \varphi_k + (1-\alpha\beta)\theta_k`.
 
   Args:
-    state: an :class:`IndianState`, or any optimizer state holding exactly one
-      (a chain, ``inject_hyperparams``, ``MultiSteps``, INNAprop ...).
+    state: an :class:`IndianState` or :class:`IndianPsiState`, or any optimizer
+      state holding exactly one (a chain, ``inject_hyperparams``, ``MultiSteps``,
+      INNAprop ...).
     params: the current params :math:`\theta_k`.
     alpha: the ``alpha`` the optimizer runs with.
     beta: the ``beta`` the optimizer runs with.
@@ -370,7 +447,7 @@ def psi_from_state(
     >>> indian_optax.psi_from_state(tx.init(params), params, alpha=0.5, beta=0.1)
     Array([0.95, 0.95], dtype=float32)
   """
-  is_inertial = lambda node: isinstance(node, (IndianState, IndianPsiState))  # noqa: E731
+  is_inertial = lambda node: isinstance(node, (IndianState, IndianPsiState))
   found = [s for s in jax.tree.leaves(state, is_leaf=is_inertial) if is_inertial(s)]
   if len(found) != 1:
     raise ValueError(

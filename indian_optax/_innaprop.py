@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import optax
 
 from indian_optax import _checks
-from indian_optax._inertial import inertial_core, unzip_leaves
+from indian_optax._inertial import scale_by_indian_psi
+from indian_optax._tree_utils import unzip_leaves
 
 
 class ScaleByBiasCorrectedRmsState(NamedTuple):
@@ -23,6 +24,7 @@ class ScaleByBiasCorrectedRmsState(NamedTuple):
   nu: optax.Updates
 
 
+@_checks.checks_hyperparameters
 def scale_by_bias_corrected_rms(
   sigma: jax.typing.ArrayLike = 0.999,
   eps: jax.typing.ArrayLike = 1e-8,
@@ -81,6 +83,7 @@ def scale_by_bias_corrected_rms(
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@_checks.checks_hyperparameters
 def innaprop(
   learning_rate: optax.ScalarOrSchedule,
   alpha: jax.typing.ArrayLike = 0.1,
@@ -105,11 +108,11 @@ def innaprop(
     \theta_{k+1} &= \big(1 + \tfrac{\gamma_k(1-\alpha\beta)}{\beta-\gamma_k}\big)\theta_k
         - \tfrac{\gamma_k}{\beta-\gamma_k}\psi_{k+1} - \gamma_k\beta\,\hat g_k,
 
-  which is the authors' form of the explicit Euler step of INDIAN, carried out by
-  the same inertial core as :func:`indian`, keeping the paper's :math:`\psi`
-  (whose update needs no gradient, so the RMS scaling fuses into the parameter
-  update). Memory: two param-sized buffers (:math:`v` and :math:`\psi`), like
-  AdamW.
+  which is the authors' form of the explicit Euler step of INDIAN:
+  ``optax.chain(scale_by_bias_corrected_rms(sigma, eps), scale_by_indian_psi(...))``.
+  :func:`scale_by_indian_psi` keeps the paper's :math:`\psi`, whose update needs
+  no gradient, so the RMS scaling fuses into the parameter update. Memory: two
+  param-sized buffers (:math:`v` and :math:`\psi`), like AdamW.
 
   Recommended :math:`(\alpha, \beta)`: (0.1, 0.9), the default, for fast early
   progress (GPT-2, LoRA, ImageNet ResNet-18); (2, 2) for long CIFAR-10 runs;
@@ -121,13 +124,13 @@ def innaprop(
     beta: Newtonian damping :math:`\beta > 0`.
     sigma: decay :math:`\sigma \in [0, 1)` of the average of squared gradients.
     eps: :math:`\epsilon \ge 0` in the denominator of the scaling.
-    weight_decay: decoupled weight decay :math:`\lambda \ge 0`; non-zero values
-      need ``params`` in ``update``.
+    weight_decay: decoupled weight decay :math:`\lambda \ge 0`.
     state_dtype: dtype of both state buffers (default: the params' dtype).
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs`; its state is the tuple
-    ``(ScaleByBiasCorrectedRmsState, IndianPsiState)``.
+    ``(ScaleByBiasCorrectedRmsState, IndianPsiState)``. ``update`` needs the
+    params (:math:`\psi` is formed from them).
 
   Example:
     >>> import jax, jax.numpy as jnp, optax
@@ -147,21 +150,9 @@ def innaprop(
     adaptive gradient scaling for deep learning
     <https://arxiv.org/abs/2410.05871>`_, 2024.
   """
-  check = _checks.check_hyperparameter
-  check("innaprop", "sigma", sigma, at_least=0.0, less_than=1.0)
-  check("innaprop", "eps", eps, at_least=0.0)
-  check("innaprop", "weight_decay", weight_decay, at_least=0.0)
   return optax.chain(
     scale_by_bias_corrected_rms(sigma, eps, state_dtype=state_dtype),
-    # psi is the INDIAN variable whose update needs no gradient: XLA then fuses
-    # the rescaling into the parameter update alone (see inertial_core).
-    inertial_core(
-      "innaprop",
-      learning_rate,
-      alpha,
-      beta,
-      decoupled_weight_decay=weight_decay,
-      state_dtype=state_dtype,
-      keep_psi=True,
+    scale_by_indian_psi(
+      learning_rate, alpha, beta, decoupled_weight_decay=weight_decay, state_dtype=state_dtype
     ),
   )

@@ -7,6 +7,7 @@ import optax
 from indian_optax import _checks
 
 
+@_checks.checks_hyperparameters
 def power_decay(
   init_value: float,
   power: float = 0.5,
@@ -42,8 +43,6 @@ def power_decay(
     Castera et al., `An Inertial Newton Algorithm for Deep Learning
     <https://arxiv.org/abs/1905.12278>`_, JMLR 2021.
   """
-  _checks.check_hyperparameter("power_decay", "init_value", init_value, at_least=0.0)
-  _checks.check_hyperparameter("power_decay", "power", power, at_least=0.0)
   steps = _checks.concrete_value(transition_steps)
   if (
     steps is None
