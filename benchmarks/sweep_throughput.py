@@ -22,7 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import _common  # noqa: E402
 
 import indian_optax  # noqa: E402
-from indian_optax import data, models  # noqa: E402
+from indian_optax.app import data, models  # noqa: E402
 
 ALPHAS = (0.1, 0.5, 1.0, 2.0)
 BETAS = (0.01, 0.1, 0.5, 1.0)
@@ -72,7 +72,7 @@ def measure(epochs: int, limit: int, hidden: int, repeats: int) -> dict[str, flo
   start = time.perf_counter()
   jax.block_until_ready(single(alphas[0], betas[0]))
   compile_single = time.perf_counter() - start
-  loop = lambda: [single(a, b) for a, b in zip(alphas, betas, strict=True)]  # noqa: E731
+  loop = lambda: [single(a, b) for a, b in zip(alphas, betas, strict=True)]
   medians = _common.interleaved_medians(
     {"vmapped": lambda: vmapped(alphas, betas), "loop": loop}, repeats, warmup=1
   )

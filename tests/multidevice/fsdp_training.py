@@ -55,7 +55,7 @@ def train(tx, params, x, y, steps=20):
 
 mesh = jax.make_mesh((2, 4), ("data", "fsdp"), axis_types=(AxisType.Auto,) * 2)
 specs = {"w1": P("fsdp", None), "b1": P("fsdp"), "w2": P("fsdp", None), "b2": P()}
-shard = lambda tree: {k: jax.device_put(v, NamedSharding(mesh, specs[k])) for k, v in tree.items()}  # noqa: E731
+shard = lambda tree: {k: jax.device_put(v, NamedSharding(mesh, specs[k])) for k, v in tree.items()}
 batch = NamedSharding(mesh, P(("data", "fsdp")))
 
 for name, make in {

@@ -13,6 +13,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import indian_optax  # noqa: E402
+from indian_optax import app  # noqa: E402
 
 assert jax.device_count() == 8
 rng = np.random.default_rng(0)
@@ -26,24 +27,25 @@ setup = dict(
   batch_size=32,
 )
 grid = {"alpha": list(np.linspace(0.1, 2.0, 8)), "beta": list(np.geomspace(0.01, 1.0, 8))}
-factory = lambda alpha, beta: indian_optax.indian(0.1, alpha, beta)  # noqa: E731
+factory = lambda alpha, beta: indian_optax.indian(0.1, alpha, beta)
 
 calls = []
-sharded = indian_optax.sweep(factory, grid, on_epoch=lambda *a: calls.append(a), **setup)
-single = indian_optax.sweep(factory, grid, devices=jax.devices()[:1], **setup)
+sharded = app.sweep(factory, grid, on_epoch=calls.append, **setup)
+single = app.sweep(factory, grid, devices=jax.devices()[:1], **setup)
 
 assert sharded.devices == 8 and single.devices == 1
-placed = indian_optax._sweep._placement(jax.devices()).split(np.arange(64.0))
+placed = app.Placement.on(jax.devices()).split(np.arange(64.0))
 assert [shard.data.shape for shard in placed.addressable_shards] == [(8,)] * 8
 assert len(sharded.configs) == 64
-assert {chunk for chunk, _, _ in calls} == {0}, "64 configurations must run as one program"
+assert {report.chunk for report in calls} == {0}, "64 configurations must run as one program"
 np.testing.assert_allclose(sharded.train_loss, single.train_loss, rtol=1e-9)
 np.testing.assert_allclose(sharded.final_train_loss, single.final_train_loss, rtol=1e-9)
 np.testing.assert_array_equal(sharded.test_accuracy, single.test_accuracy)
+np.testing.assert_array_equal(sharded.val_accuracy, single.val_accuracy)
 
 # A chunk that does not divide by the device count is padded up to a multiple of it.
-chunked = indian_optax.sweep(factory, grid, chunk_size=20, **setup)
+chunked = app.sweep(factory, grid, chunk_size=20, **setup)
 np.testing.assert_allclose(chunked.final_train_loss, single.final_train_loss, rtol=1e-9)
 # Fewer configurations than devices: only as many devices as configurations, no padding.
-assert indian_optax.sweep(factory, {"alpha": [0.5], "beta": [0.1, 0.2]}, **setup).devices == 2
+assert app.sweep(factory, {"alpha": [0.5], "beta": [0.1, 0.2]}, **setup).devices == 2
 print("ok")

@@ -80,14 +80,14 @@ def make_model(
   """
   if name == "mlp":
     in_features = int(jnp.prod(jnp.asarray(sample_shape)))
-    build = lambda rngs: MLP(in_features, num_classes, hidden=hidden, rngs=rngs)  # noqa: E731
+    build = lambda rngs: MLP(in_features, num_classes, hidden=hidden, rngs=rngs)
   elif name == "cnn":
     if len(sample_shape) not in (2, 3):
       raise ValueError(
         f"model 'cnn' needs signals (length, channels) or images (height, width, "
         f"channels), got samples of shape {sample_shape}"
       )
-    build = lambda rngs: CNN(tuple(sample_shape), num_classes, rngs=rngs)  # noqa: E731
+    build = lambda rngs: CNN(tuple(sample_shape), num_classes, rngs=rngs)
   else:
     raise ValueError(f"unknown model {name!r}: use {' or '.join(MODELS)}")
 

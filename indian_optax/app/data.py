@@ -9,6 +9,8 @@ import pathlib
 import zipfile
 
 import numpy as np
+from mnist1d.data import get_dataset_args, make_dataset
+from sklearn.datasets import load_digits
 
 BUILTIN = ("digits", "mnist1d")
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -62,20 +64,30 @@ def load(name: str, *, seed: int = 0) -> Dataset:
   Raises:
     DataError: unknown name, missing or malformed file.
   """
+  check_name(name)
   if name == "digits":
     return _digits(seed)
   if name == "mnist1d":
     return _mnist1d()
-  if name.endswith(".npz") or pathlib.Path(name).exists():
-    return _npz(pathlib.Path(name))
-  raise DataError(
-    f"unknown data set {name!r}: use {', '.join(BUILTIN)} or the path of an .npz file"
-  )
+  return _npz(pathlib.Path(name))
+
+
+def check_name(name: str) -> None:
+  """Raises DataError unless ``name`` is a built-in data set or an existing file (not loaded)."""
+  path = pathlib.Path(name)
+  if name in BUILTIN:
+    return
+  if path.is_dir():
+    raise DataError(f"{name!r} is a directory: give the path of an .npz file")
+  if not path.is_file():
+    if name.endswith(".npz"):
+      raise DataError(f"data file {name!r} does not exist")
+    raise DataError(
+      f"unknown data set {name!r}: use {', '.join(BUILTIN)} or the path of an .npz file"
+    )
 
 
 def _digits(seed: int) -> Dataset:
-  from sklearn.datasets import load_digits
-
   images, labels = load_digits(return_X_y=True)
   order = np.random.default_rng(seed).permutation(len(labels))
   images = (images[order] / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
@@ -85,15 +97,13 @@ def _digits(seed: int) -> Dataset:
 
 
 def _mnist1d() -> Dataset:
-  from mnist1d.data import get_dataset_args, make_dataset
-
   # make_dataset seeds NumPy's global generator; keep the caller's stream intact.
   saved = np.random.get_state()  # noqa: NPY002 (the legacy global state is what it touches)
   try:
     data = make_dataset(get_dataset_args())
   finally:
     np.random.set_state(saved)  # noqa: NPY002
-  as_signal = lambda x: np.asarray(x, np.float32)[..., None]  # noqa: E731
+  as_signal = lambda x: np.asarray(x, np.float32)[..., None]
   return Dataset(
     "mnist1d",
     as_signal(data["x"]),
@@ -105,8 +115,6 @@ def _mnist1d() -> Dataset:
 
 
 def _npz(path: pathlib.Path) -> Dataset:
-  if not path.is_file():
-    raise DataError(f"data file {str(path)!r} does not exist")
   try:
     with np.load(path, allow_pickle=False) as archive:
       missing = [key for key in NPZ_KEYS if key not in archive.files]
@@ -117,23 +125,24 @@ def _npz(path: pathlib.Path) -> Dataset:
     if isinstance(error, DataError):
       raise
     raise DataError(f"data file {str(path)!r} is not a readable .npz archive") from error
-  x_train, x_test = (np.asarray(arrays[k], np.float32) for k in ("x_train", "x_test"))
-  y_train, y_test = (arrays[k] for k in ("y_train", "y_test"))
+  x_train, x_test = (_inputs(path, key, arrays[key]) for key in ("x_train", "x_test"))
   if x_train.ndim < 2 or x_train.shape[1:] != x_test.shape[1:]:
     raise DataError(
       f"data file {str(path)!r}: x_train and x_test must be (n, ...) arrays of one sample "
       f"shape, got {x_train.shape} and {x_test.shape}"
     )
-  for key, x, y in (("y_train", x_train, y_train), ("y_test", x_test, y_test)):
-    if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-      raise DataError(
-        f"data file {str(path)!r}: {key} must hold one non-negative integer label per sample"
-      )
-  if len(y_train) == 0 or len(y_test) == 0:
-    raise DataError(f"data file {str(path)!r}: empty train or test set")
+  for key, x in (("y_train", x_train), ("y_test", x_test)):
+    _check_labels(path, key, arrays[key], len(x))
+  y_train, y_test = arrays["y_train"], arrays["y_test"]
+  num_classes = int(max(y_train.max(), y_test.max())) + 1
+  present = len(np.union1d(y_train, y_test))
+  if num_classes > 2 * present:
+    raise DataError(
+      f"data file {str(path)!r}: labels must be class indices 0..K-1, but only {present} "
+      f"distinct labels reach up to {num_classes - 1}: relabel them"
+    )
   if x_train.ndim == 3:  # (n, h, w) grey images: one channel
     x_train, x_test = x_train[..., None], x_test[..., None]
-  num_classes = int(max(y_train.max(), y_test.max())) + 1
   return Dataset(
     str(path),
     x_train,
@@ -142,3 +151,25 @@ def _npz(path: pathlib.Path) -> Dataset:
     y_test.astype(np.int32),
     num_classes,
   )
+
+
+def _inputs(path: pathlib.Path, key: str, x: np.ndarray) -> np.ndarray:
+  """``x`` as float32, or a DataError naming the array: numbers, finite."""
+  if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+    raise DataError(f"data file {str(path)!r}: {key} must hold numbers, got dtype {x.dtype}")
+  x = np.asarray(x, np.float32)
+  if not np.all(np.isfinite(x)):
+    raise DataError(f"data file {str(path)!r}: {key} holds NaN or infinite values")
+  return x
+
+
+def _check_labels(path: pathlib.Path, key: str, y: np.ndarray, samples: int) -> None:
+  """One non-negative integer label per sample, and at least one sample."""
+  if samples == 0 or len(y) == 0:
+    raise DataError(
+      f"data file {str(path)!r}: {key} is empty: the train and test sets need samples"
+    )
+  if y.ndim != 1 or len(y) != samples or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+    raise DataError(
+      f"data file {str(path)!r}: {key} must hold one non-negative integer label per sample"
+    )

@@ -1,0 +1,47 @@
+"""The main job: the vmapped sweep engine, its results, data sets, models, plots and the CLI.
+
+Everything here needs the ``app`` extra (``pip install 'indian-optax[app]'``: flax,
+matplotlib, scikit-learn, mnist1d, tqdm); a missing one raises
+:class:`MissingExtraError` on import, which the command turns into one line. The
+optimizers themselves (:mod:`indian_optax`) need none of them.
+"""
+
+import importlib
+
+
+class MissingExtraError(ImportError):
+  """A package of the ``app`` extra is not installed."""
+
+
+for _module in ("flax", "matplotlib", "sklearn", "mnist1d", "tqdm"):
+  try:
+    importlib.import_module(_module)
+  except ImportError as error:
+    raise MissingExtraError(
+      f"{_module} is missing: pip install 'indian-optax[app]'", name=_module
+    ) from error
+
+from indian_optax.app import data, models, optimizers, plots  # noqa: E402
+from indian_optax.app.results import Setting, SweepResult  # noqa: E402
+from indian_optax.app.sweep import (  # noqa: E402
+  EpochProgress,
+  Placement,
+  grid_points,
+  sweep,
+  validation_split,
+)
+
+__all__ = [
+  "EpochProgress",
+  "MissingExtraError",
+  "Placement",
+  "Setting",
+  "SweepResult",
+  "grid_points",
+  "sweep",
+  "data",
+  "models",
+  "optimizers",
+  "plots",
+  "validation_split",
+]

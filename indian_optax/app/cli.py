@@ -1,0 +1,638 @@
+"""The indian-optax command: train, sweep and compare INDIAN/INNAprop on embedded data, with plots.
+
+Every user mistake ends in one line on stderr and exit status 2, never a traceback;
+results already in ``--out`` are never overwritten without ``--force``; results are
+saved after every chunk of runs, so an interrupted command can be ``--resume``d.
+"""
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import math
+import pathlib
+import re
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NoReturn, Optional
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from indian_optax import _checks
+from indian_optax.app import data as datasets
+from indian_optax.app import models, optimizers, plots, run_folder, summary
+from indian_optax.app.results import RESULTS_CSV, RESULTS_JSON, SELECTIONS, SweepResult
+from indian_optax.app.sweep import EpochProgress, sweep
+
+PROG = "indian-optax"
+_OPTION_OF = {"learning_rate": "--lr", "weight_decay": "--weight-decay"}
+"""Hyperparameter -> its command-line option, where the names differ."""
+_NOT_RECORDED = {"command", "out", "force", "resume", "argv"}
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class UsageError(Exception):
+  """A user mistake: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+  def error(self, message: str) -> NoReturn:  # one line, not usage + message
+    wanted = re.match(r"argument (--[\w-]+): expected one argument", message)
+    if wanted:
+      option = wanted.group(1)
+      message = f"{option}: expected a value (for a negative one write {option}=-0.1)"
+    raise UsageError(message.removeprefix("argument "))
+
+
+def _option(hyperparameter: str) -> str:
+  return _OPTION_OF.get(hyperparameter, "--" + hyperparameter.replace("_", "-"))
+
+
+def _values(option: str, text: str) -> list[float]:
+  """Parses a comma list of numbers for ``option``; their ranges are the library's to check."""
+  values = []
+  for item in text.split(","):
+    try:
+      values.append(float(item))
+    except ValueError:
+      raise UsageError(f"{option}: {item.strip()!r} is not a number") from None
+  return values
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+  def parse(text: str) -> int:
+    try:
+      value = int(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not low <= value <= high:
+      bounds = f">= {low}" if high == _INT_MAX else f"in [{low}, {high}]"
+      raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+    return value
+
+  return parse
+
+
+def _fraction(text: str) -> float:
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+  if not 0.0 <= value < 1.0:
+    raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+  return value
+
+
+_INT_MAX = 2**31 - 1
+_positive_int = _bounded_int(1, _INT_MAX)
+
+
+def _common_options() -> argparse.ArgumentParser:
+  common = _Parser(add_help=False, allow_abbrev=False)
+  add = common.add_argument
+  add(
+    "--dataset",
+    default="digits",
+    help="digits, mnist1d, or the path of an .npz file (default: digits)",
+  )
+  add("--model", help="mlp or cnn (default: mlp for digits and flat inputs, else cnn)")
+  add("--epochs", type=_positive_int, default=15, help="passes over the training set (default: 15)")
+  add("--batch-size", type=_positive_int, default=64, help="minibatch size (default: 64)")
+  add(
+    "--seed",
+    type=_bounded_int(0, 2**32 - 1),
+    default=0,
+    help="first seed: init, data order, splits (default: 0)",
+  )
+  add(
+    "--val-fraction",
+    type=_fraction,
+    default=0.1,
+    help="share of the training set held out for validation (default: 0.1)",
+  )
+  add(
+    "--select",
+    choices=tuple(SELECTIONS),
+    default="val_accuracy",
+    help="what chooses the best setting: final validation accuracy or final training loss "
+    "(default: val_accuracy)",
+  )
+  add(
+    "--chunk",
+    type=_positive_int,
+    help="configurations per compiled program; results are saved after each (default: all)",
+  )
+  add("--out", help="output folder (default: runs/<command>-<time>)")
+  add("--force", action="store_true", help="replace the result set already in --out")
+  add(
+    "--resume",
+    action="store_true",
+    help="continue the interrupted command whose results are in --out",
+  )
+  return common
+
+
+def _parser() -> argparse.ArgumentParser:
+  common = _common_options()
+  parser = _Parser(
+    prog=PROG,
+    allow_abbrev=False,
+    description="Train, sweep and compare INDIAN/INNAprop on embedded data, with plots.",
+  )
+  commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+  indian, innaprop = optimizers.SWEEP_GRIDS["indian"], optimizers.SWEEP_GRIDS["innaprop"]
+  listed = lambda values: ",".join(f"{v:g}" for v in values)
+  lr = optimizers.DEFAULT_LEARNING_RATES
+  default = optimizers.default
+
+  sweep_ = commands.add_parser(
+    "sweep",
+    parents=[common],
+    allow_abbrev=False,
+    help="alpha x beta (x lr x seed) grid, one vmapped program",
+  )
+  sweep_.add_argument(
+    "--optimizer", choices=tuple(optimizers.SWEPT), default="indian", help="(default: indian)"
+  )
+  sweep_.add_argument("--alpha", help=f"comma list (default: {listed(indian['alpha'])})")
+  sweep_.add_argument(
+    "--beta",
+    help=f"comma list (default: indian {listed(indian['beta'])}, "
+    f"innaprop {listed(innaprop['beta'])})",
+  )
+  sweep_.add_argument(
+    "--lr", help=f"comma list (default: indian {lr['indian']:g}, innaprop {lr['innaprop']:g})"
+  )
+  sweep_.add_argument(
+    "--sigma", help=f"innaprop only: comma list (default: {default('innaprop', 'sigma'):g})"
+  )
+  sweep_.add_argument(
+    "--weight-decay",
+    help=f"one value (default: indian {default('indian', 'weight_decay'):g}, "
+    f"innaprop {default('innaprop', 'weight_decay'):g})",
+  )
+  sweep_.add_argument(
+    "--seeds", type=_positive_int, default=1, help="seeds per grid point (default: 1)"
+  )
+
+  compare = commands.add_parser(
+    "compare",
+    parents=[common],
+    allow_abbrev=False,
+    help="INDIAN and INNAprop against the usual Optax optimizers",
+  )
+  compare.add_argument(
+    "--optimizers", help=f"comma list (default: {','.join(optimizers.FACTORIES)})"
+  )
+  compare.add_argument(
+    "--lr",
+    help="learning-rate grid tuned for each "
+    f"(default: {listed(optimizers.COMPARE_LEARNING_RATES)})",
+  )
+  compare.add_argument(
+    "--seeds", type=_positive_int, default=3, help="seeds per setting (default: 3)"
+  )
+
+  train = commands.add_parser(
+    "train", parents=[common], allow_abbrev=False, help="one configuration"
+  )
+  train.add_argument(
+    "--optimizer", choices=tuple(optimizers.FACTORIES), default="indian", help="(default: indian)"
+  )
+  train.add_argument("--alpha", help="INDIAN/INNAprop alpha (default: the optimizer's)")
+  train.add_argument("--beta", help="INDIAN/INNAprop beta (default: the optimizer's)")
+  train.add_argument(
+    "--lr", help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in lr.items()) + ")"
+  )
+
+  report = commands.add_parser(
+    "report",
+    allow_abbrev=False,
+    help="redraw the plots and reprint the summary of a results folder",
+  )
+  report.add_argument("folder", help="a folder written by sweep, compare or train")
+  return parser
+
+
+# Plans: which sweeps a command runs ------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sweep:
+  """One sweep of a command: an optimizer, its grid and its static options."""
+
+  name: str
+  grid: dict[str, list[float]]
+  static: dict[str, float]
+
+  def factory(self) -> Callable[..., Any]:
+    base = optimizers.FACTORIES[self.name]
+    return lambda **hyper: base(**hyper, **self.static)
+
+
+def _grid_option(args: argparse.Namespace, name: str, hyperparameter: str) -> list[float]:
+  """A hyperparameter's values: its option's list, else the default grid or default value."""
+  text = getattr(args, "lr" if hyperparameter == "learning_rate" else hyperparameter, None)
+  if text is not None:
+    return _values(_option(hyperparameter), text)
+  grid = optimizers.SWEEP_GRIDS.get(name, {}) if args.command == "sweep" else {}
+  return list(grid.get(hyperparameter, [optimizers.default(name, hyperparameter)]))
+
+
+def _single(args: argparse.Namespace, name: str, hyperparameter: str) -> float:
+  values = _grid_option(args, name, hyperparameter)
+  if len(values) != 1:
+    raise UsageError(f"{_option(hyperparameter)}: give one value, got {len(values)}")
+  return values[0]
+
+
+def _plan_sweep(args: argparse.Namespace) -> list[_Sweep]:
+  name = args.optimizer
+  if args.sigma is not None and "sigma" not in optimizers.SWEPT[name]:
+    raise UsageError(f"--sigma: only for --optimizer innaprop, not {name}")
+  grid = {h: _grid_option(args, name, h) for h in optimizers.SWEPT[name]}
+  return [_Sweep(name, grid, {"weight_decay": _single(args, name, "weight_decay")})]
+
+
+def _plan_compare(args: argparse.Namespace) -> list[_Sweep]:
+  names = list(optimizers.FACTORIES) if args.optimizers is None else args.optimizers.split(",")
+  unknown = [n for n in names if n not in optimizers.FACTORIES]
+  if unknown or not names:
+    raise UsageError(
+      f"--optimizers: unknown {', '.join(repr(n) for n in unknown)}; "
+      f"choose from {', '.join(optimizers.FACTORIES)}"
+    )
+  lrs = optimizers.COMPARE_LEARNING_RATES if args.lr is None else _values("--lr", args.lr)
+  plans = []
+  for name in dict.fromkeys(names):
+    grid = optimizers.default_grid(name) | {"learning_rate": lrs}
+    plans.append(_Sweep(name, grid, {}))
+  return plans
+
+
+def _plan_train(args: argparse.Namespace) -> list[_Sweep]:
+  name = args.optimizer
+  if name not in optimizers.SWEPT and (args.alpha is not None or args.beta is not None):
+    raise UsageError(f"--alpha/--beta: {name} has no alpha or beta")
+  grid = {h: [_single(args, name, h)] for h in optimizers.default_grid(name)}
+  return [_Sweep(name, grid, {})]
+
+
+def _check_plan(plans: list[_Sweep]) -> None:
+  """Builds each optimizer from its concrete grid: the library's checks, as one-line errors."""
+  for plan in plans:
+    arrays = {h: np.asarray(v) for h, v in plan.grid.items()}
+    try:
+      plan.factory()(**arrays)
+      for hyperparameter, values in arrays.items():  # Optax's own factories check nothing
+        rule = _checks.RULES.get(hyperparameter)
+        if rule is not None:
+          _checks.check_hyperparameter(plan.name, hyperparameter, values, rule)
+    except _checks.HyperparameterError as error:
+      raise UsageError(
+        f"{_option(error.name)}: must be {error.requirement}, got {error.value:g}"
+      ) from None
+
+
+_PLANS = {"sweep": _plan_sweep, "compare": _plan_compare, "train": _plan_train}
+
+
+# Entry point -------------------------------------------------------------------
+
+
+class _Interrupted(Exception):
+  """Ctrl-C or SIGTERM: what was saved is in ``folder``."""
+
+  def __init__(self, folder: pathlib.Path):
+    super().__init__(str(folder))
+    self.folder = folder
+
+
+def _terminate(signum: int, frame: Any) -> NoReturn:
+  raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+  """Holds Ctrl-C and SIGTERM back while a result set is written (the CSV and JSON agree)."""
+  received: list[int] = []
+  handlers = {s: signal.signal(s, lambda signum, _: received.append(signum)) for s in _SIGNALS}
+  try:
+    yield
+  finally:
+    for signum, handler in handlers.items():
+      signal.signal(signum, handler)
+  if received:
+    raise KeyboardInterrupt
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  """Runs the ``indian-optax`` command; returns the exit status."""
+  previous_handler = signal.signal(signal.SIGTERM, _terminate)
+  try:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    args.argv = argv
+    if args.command is None:
+      raise UsageError("choose a command: sweep, compare, train or report (see --help)")
+    return _report(args) if args.command == "report" else _run(args)
+  except UsageError as error:
+    print(f"{PROG}: error: {error}", file=sys.stderr)
+    return 2
+  except _Interrupted as interrupted:
+    print(
+      f"{PROG}: interrupted; the completed chunks are saved in {interrupted.folder} "
+      f"(continue with --resume --out {interrupted.folder})",
+      file=sys.stderr,
+    )
+    return 130
+  except KeyboardInterrupt:
+    print(f"{PROG}: interrupted", file=sys.stderr)
+    return 130
+  finally:
+    signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _run(args: argparse.Namespace) -> int:
+  """sweep, compare or train: checks everything it can, then the folder, then trains."""
+  if args.force and args.resume:
+    raise UsageError("--force and --resume exclude each other")
+  folder, created = _prepared_folder(args)
+  try:
+    with run_folder.locked(folder):
+      document = run_folder.previous_document(folder)
+      if args.resume:
+        previous = _resumed(args, folder, document)
+        if previous is not None and previous.complete:
+          print(summary.render(previous, [], note="already complete: nothing to resume"))
+          return 0
+      else:
+        previous = _clear_previous(args, folder, document)
+      return _train_and_save(args, folder, previous)
+  except run_folder.FolderError as error:
+    raise UsageError(f"--out: {error}") from None
+  except UsageError:
+    if created:  # a mistake found in the data: leave no empty folder behind
+      run_folder.discard(folder)
+    raise
+
+
+def _prepared_folder(args: argparse.Namespace) -> tuple[pathlib.Path, bool]:
+  """Checks the arguments that need no data, then resolves, creates and write-tests --out."""
+  plans = _PLANS[args.command](args)
+  _check_plan(plans)
+  last_seed = args.seed + getattr(args, "seeds", 1) - 1
+  if last_seed >= 2**32:
+    raise UsageError(f"--seed: the last seed, {last_seed}, must be < 2**32 (seeds are 32-bit)")
+  if args.select == "val_accuracy" and args.val_fraction == 0:
+    raise UsageError("--val-fraction: 0 leaves no validation split; use --select train_loss")
+  try:
+    datasets.check_name(args.dataset)
+  except datasets.DataError as error:
+    raise UsageError(f"--dataset: {error}") from None
+  if args.model is not None and args.model not in models.MODELS:
+    raise UsageError(f"--model: unknown model {args.model!r}: use {' or '.join(models.MODELS)}")
+  if args.out:
+    out = pathlib.Path(args.out)
+  else:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = pathlib.Path("runs") / f"{args.command}-{stamp}"
+    out = next(
+      p for i in range(1000) if not (p := out.with_name(out.name + (f"-{i}" if i else ""))).exists()
+    )
+  try:
+    return run_folder.prepare(out)
+  except run_folder.FolderError as error:
+    raise UsageError(f"--out: {error}") from None
+
+
+def _clear_previous(
+  args: argparse.Namespace, folder: pathlib.Path, document: Optional[dict]
+) -> None:
+  """Refuses a folder holding a result set, or removes that set with --force."""
+  previous = _loaded(document)
+  names = list(_figures(previous)) if previous is not None else []
+  existing = run_folder.result_files(folder, names + ["curves.png"])
+  if existing and not args.force:
+    raise UsageError(
+      f"--out: {str(folder)!r} already holds results ({', '.join(p.name for p in existing)}); "
+      "choose another folder, pass --force to replace them or --resume to continue them"
+    )
+  run_folder.remove(existing)
+  return None
+
+
+def _loaded(document: Optional[dict]) -> Optional[SweepResult]:
+  try:
+    return None if document is None else SweepResult.from_json(document)
+  except (KeyError, TypeError, ValueError):
+    return None
+
+
+def _resumed(args: argparse.Namespace, folder: pathlib.Path, document: Optional[dict]):
+  """The partial result to resume from; the recorded arguments fill those not given."""
+  previous = _loaded(document)
+  if previous is None:
+    raise UsageError(f"--resume: {str(folder)!r} holds no results to resume")
+  recorded = previous.info.get("options", {})
+  if previous.info.get("command") != args.command:
+    raise UsageError(
+      f"--resume: {str(folder)!r} holds the results of {previous.info.get('command')!r}, "
+      f"not {args.command!r}"
+    )
+  given = _given_options(args.command, args.argv)
+  for dest, old in recorded.items():
+    new = getattr(args, dest, None)
+    if dest in given and _canonical(dest, new) != _canonical(dest, old):
+      raise UsageError(
+        f"--{dest.replace('_', '-')}: {new} differs from {old} recorded in {str(folder)!r}; "
+        "--resume needs the arguments of the interrupted command"
+      )
+    setattr(args, dest, old)
+  return previous
+
+
+def _given_options(command: str, argv: list[str]) -> set[str]:
+  """The destinations of the options written on the command line (not defaulted)."""
+  subparsers = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+  actions = subparsers.choices[command]._option_string_actions
+  given = {actions[token.split("=")[0]].dest for token in argv if token.split("=")[0] in actions}
+  return given
+
+
+def _canonical(dest: str, value: Any) -> Any:
+  """A recorded option in comparable form: comma lists as tuples of numbers."""
+  if isinstance(value, str) and dest in ("alpha", "beta", "lr", "sigma", "weight_decay"):
+    try:
+      return tuple(float(v) for v in value.split(","))
+    except ValueError:
+      return value
+  return value
+
+
+def _train_and_save(
+  args: argparse.Namespace, folder: pathlib.Path, previous: Optional[SweepResult]
+) -> int:
+  """Loads the data, runs the plan's sweeps saving after every chunk, then plots and summary."""
+  dataset, model = _dataset_and_model(args)
+  plans = _PLANS[args.command](args)
+  info = {
+    "command": args.command,
+    "dataset": dataset.name,
+    "model": model.name,
+    "epochs": args.epochs,
+    "batch_size": args.batch_size,
+    "seed": args.seed,
+    "val_fraction": args.val_fraction,
+    "arguments": args.argv,
+    "options": {k: v for k, v in vars(args).items() if k not in _NOT_RECORDED},
+    "files": [RESULTS_JSON, RESULTS_CSV],
+  }
+  finished: list[SweepResult] = []
+
+  def save(partial: SweepResult) -> None:
+    so_far = SweepResult.concatenate([*finished, partial])
+    with _interrupts_deferred():
+      dataclasses.replace(so_far, complete=False, info=info).save(folder)
+
+  try:
+    with _Progress(plans, args, previous) as report:
+      for plan in plans:
+        before = previous.where(optimizer=plan.name) if previous is not None else None
+        finished.append(_run_plan(plan, args, dataset, model, before, report, save))
+  except KeyboardInterrupt:
+    raise _Interrupted(folder) from None
+  result = dataclasses.replace(SweepResult.concatenate(finished), info=info, complete=False)
+  drawn = _draw(result, folder)
+  info["files"] += [p.name for p in drawn]
+  result = dataclasses.replace(result, info=info, complete=True)
+  written = result.save(folder)
+  print(summary.render(result, [*written, *drawn]))
+  return 0
+
+
+def _dataset_and_model(args: argparse.Namespace):
+  try:
+    dataset = datasets.load(args.dataset, seed=args.seed)
+  except datasets.DataError as error:
+    raise UsageError(f"--dataset: {error}") from None
+  try:
+    model = models.make_model(
+      args.model or dataset.default_model, dataset.sample_shape, dataset.num_classes
+    )
+  except ValueError as error:
+    raise UsageError(f"--model: {error}") from None
+  train_size = len(dataset.y_train) - round(args.val_fraction * len(dataset.y_train))
+  if args.batch_size > train_size:
+    raise UsageError(f"--batch-size: {args.batch_size} exceeds the {train_size} training samples")
+  return dataset, model
+
+
+def _run_plan(plan, args, dataset, model, before, report, save) -> SweepResult:
+  return sweep(
+    plan.factory(),
+    plan.grid,
+    init_params=model.init,
+    apply_fn=model.apply,
+    data=(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test),
+    epochs=args.epochs,
+    batch_size=args.batch_size,
+    seeds=[args.seed + i for i in range(getattr(args, "seeds", 1))],
+    val_fraction=args.val_fraction,
+    select=args.select,
+    split_seed=args.seed,
+    chunk_size=args.chunk,
+    name=plan.name,
+    on_epoch=report,
+    on_chunk=save,
+    resume_from=before if before is not None and before.configs else None,
+  )
+
+
+class _Progress:
+  """A tqdm bar over every epoch of every chunk, with the live loss and the diverged runs."""
+
+  def __init__(
+    self, plans: list[_Sweep], args: argparse.Namespace, previous: Optional[SweepResult]
+  ):
+    seeds = getattr(args, "seeds", 1)
+    runs = [math.prod(len(v) for v in p.grid.values()) * seeds for p in plans]
+    chunk = args.chunk
+    self.total = sum(math.ceil(r / (chunk or r)) for r in runs) * args.epochs
+    done = len(previous.configs) if previous is not None else 0
+    self.initial = math.ceil(done / (chunk or max(runs))) * args.epochs if done else 0
+    self.bar: Any = None
+
+  def __enter__(self) -> Callable[[EpochProgress], None]:
+    self.bar = tqdm(
+      total=self.total,
+      initial=min(self.initial, self.total),
+      unit="epoch",
+      file=sys.stderr,
+      dynamic_ncols=True,
+    )
+    return self.update
+
+  def update(self, progress: EpochProgress) -> None:
+    self.bar.set_description(f"chunk {progress.chunk + 1}/{progress.chunks}")
+    loss = "all diverged" if math.isnan(progress.live_loss) else f"{progress.live_loss:.4f}"
+    self.bar.set_postfix_str(f"live loss {loss}, diverged {progress.diverged}/{progress.runs}")
+    self.bar.update(1)
+
+  def __exit__(self, *exc: Any) -> None:
+    self.bar.close()
+
+
+# Plots and the report command ---------------------------------------------------
+
+
+def _figures(result: SweepResult) -> dict[str, Callable[[pathlib.Path], Any]]:
+  """The PNGs of a result set: name -> draw(path)."""
+  info = result.info
+  title = f"{info.get('dataset')}, {info.get('model')}, {result.epochs} epochs"
+  figures: dict[str, Callable[[pathlib.Path], Any]] = {}
+  if info.get("command") == "sweep" and {"alpha", "beta"} <= set(result.hyperparameter_names):
+    metrics = [f"final_{result.selection}"] + ["final_train_loss"] * (
+      result.selection != "train_loss"
+    )
+    for metric in metrics:
+      name = f"heatmap_{metric.removeprefix('final_')}.png"
+      label = f"{result.optimizers[0]}: {metric.replace('_', ' ')} ({title})"
+      figures[name] = lambda path, metric=metric, label=label: plots.heatmap(
+        result, path, metric=metric, title=label
+      )
+  if info.get("command") == "compare":
+    settings, what = result.chosen_settings(), "each optimizer's chosen setting"
+  else:
+    settings, what = result.ranked_settings()[:8], "the best settings"
+  figures["curves.png"] = lambda path: plots.curves(
+    result, settings, path, title=f"mean over seeds, {what}: {title}"
+  )
+  return figures
+
+
+def _draw(result: SweepResult, folder: pathlib.Path) -> list[pathlib.Path]:
+  drawn = []
+  for name, draw in _figures(result).items():
+    run_folder.write_png(folder / name, draw)
+    drawn.append(folder / name)
+  return drawn
+
+
+def _report(args: argparse.Namespace) -> int:
+  """Redraws the plots of a saved folder and reprints its summary."""
+  folder = pathlib.Path(args.folder)
+  try:
+    result = SweepResult.load(folder)
+  except ValueError as error:
+    raise UsageError(f"report: {error}") from None
+  folder = folder if folder.is_dir() else folder.parent
+  try:
+    with run_folder.locked(folder):
+      drawn = _draw(result, folder)
+  except (run_folder.FolderError, OSError) as error:
+    raise UsageError(f"report: {error}") from None
+  print(summary.render(result, [folder / RESULTS_JSON, folder / RESULTS_CSV, *drawn]))
+  return 0

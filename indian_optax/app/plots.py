@@ -1,0 +1,181 @@
+"""PNG plots of sweep results (matplotlib, no display needed), all read from a SweepResult."""
+
+import pathlib
+from collections.abc import Sequence
+from typing import Optional
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from indian_optax.app.results import Setting, SweepResult
+
+# Figures are built with matplotlib's object API, not pyplot: writing a PNG needs no
+# display and leaves the caller's backend (a notebook's inline one, say) untouched.
+
+_DIVERGED_FACE = "#d9d9d9"
+
+
+def grid_table(
+  result: SweepResult, rows: str, columns: str
+) -> tuple[list[float], list[float], list[list[Optional[Setting]]]]:
+  """The chosen setting of each (row, column) cell, by the sweep's own "best setting" rule.
+
+  Returns:
+    The row values, the column values and, per cell, the best
+    :class:`~indian_optax.app.Setting` among its runs (None for an empty cell).
+  """
+  row_values = sorted({c[rows] for c in result.configs})
+  column_values = sorted({c[columns] for c in result.configs})
+  table: list[list[Optional[Setting]]] = []
+  for r in row_values:
+    cells = []
+    for c in column_values:
+      runs = result.where(**{rows: r, columns: c})
+      cells.append(runs.ranked_settings()[0] if runs.configs else None)
+    table.append(cells)
+  return row_values, column_values, table
+
+
+def heatmap(
+  result: SweepResult,
+  path: Optional[pathlib.Path] = None,
+  *,
+  metric: Optional[str] = None,
+  rows: str = "beta",
+  columns: str = "alpha",
+  title: str = "",
+  ax: Optional[Axes] = None,
+) -> Figure:
+  """A heatmap of a final metric over two hyperparameters.
+
+  Each cell shows the mean over seeds of its best setting (by the sweep's
+  selection, over every other hyperparameter). A cell whose best setting diverged
+  is grey, hatched and labelled "diverged"; the colour bar spans the finite cells
+  only (none when every cell diverged).
+
+  Args:
+    result: a :class:`~indian_optax.app.SweepResult`.
+    path: where to write a PNG (optional).
+    metric: ``final_val_accuracy``, ``final_test_accuracy`` or
+      ``final_train_loss`` (default: the sweep's selection metric).
+    rows: the hyperparameter along the vertical axis.
+    columns: the hyperparameter along the horizontal axis.
+    title: the title (default: the metric).
+    ax: matplotlib axes to draw on (e.g. from ``plt.subplots`` in a notebook);
+      by default a new figure.
+
+  Returns:
+    The figure drawn on.
+  """
+  metric = metric or f"final_{result.selection}"
+  maximise = metric.endswith("accuracy")
+  row_values, column_values, cells = grid_table(result, rows, columns)
+  values = np.array([[np.nan if s is None else s.mean[metric] for s in row] for row in cells])
+  if ax is None:
+    ax = Figure(figsize=(1.1 * len(column_values) + 2.5, 0.9 * len(row_values) + 1.8)).subplots()
+  fig = ax.get_figure()
+  finite = values[np.isfinite(values)]
+  norm = Normalize(*(finite.min(), finite.max())) if finite.size else Normalize(0, 1)
+  # Bright colours mean good: high accuracy, low loss.
+  image = ax.imshow(
+    np.ma.masked_invalid(values),
+    cmap="viridis" if maximise else "viridis_r",
+    norm=norm,
+    origin="lower",
+    aspect="auto",
+  )
+  for (i, j), value in np.ndenumerate(values):
+    _label_cell(ax, image, i, j, value, cells[i][j], maximise)
+  ax.set_xticks(range(len(column_values)), [f"{v:g}" for v in column_values])
+  ax.set_yticks(range(len(row_values)), [f"{v:g}" for v in row_values])
+  ax.set_xlabel(columns)
+  ax.set_ylabel(rows)
+  if finite.size:
+    fig.colorbar(image, ax=ax, label=metric.replace("_", " ") + " (finite runs)")
+  note = "" if finite.size else " - every run diverged"
+  ax.set_title((title or metric.replace("_", " ")) + note)
+  if path is not None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+  return fig
+
+
+def _label_cell(ax, image, i, j, value, setting, maximise) -> None:
+  """Writes a cell's value in a colour that contrasts with it; marks diverged cells."""
+  if setting is None:
+    return
+  if not np.isfinite(value):
+    ax.add_patch(_diverged_patch(j, i))
+    box = {"facecolor": "white", "edgecolor": "none", "pad": 1.5}
+    ax.text(j, i, "diverged", ha="center", va="center", color="k", fontsize=8, bbox=box)
+    return
+  red, green, blue, _ = image.cmap(image.norm(value))
+  luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+  text = f"{value:.3f}" if maximise else f"{value:.3g}"
+  ax.text(j, i, text, ha="center", va="center", color="k" if luminance > 0.5 else "w", fontsize=8)
+
+
+def _diverged_patch(x: float, y: float) -> Rectangle:
+  return Rectangle(
+    (x - 0.5, y - 0.5), 1, 1, facecolor=_DIVERGED_FACE, edgecolor="#7f7f7f", hatch="///", lw=0
+  )
+
+
+def setting_label(setting: Setting) -> str:
+  """A short label of a setting's hyperparameters (``indian a=0.5 b=0.1 lr=0.1``)."""
+  short = {"alpha": "a", "beta": "b", "learning_rate": "lr", "sigma": "s"}
+  parts = (
+    [str(setting.hyperparameters["optimizer"])] if "optimizer" in setting.hyperparameters else []
+  )
+  parts += [
+    f"{short.get(k, k)}={v:g}" for k, v in setting.hyperparameters.items() if k != "optimizer"
+  ]
+  return " ".join(parts)
+
+
+def curves(
+  result: SweepResult,
+  settings: Optional[Sequence[Setting]] = None,
+  path: Optional[pathlib.Path] = None,
+  *,
+  title: str = "",
+) -> Figure:
+  """Training-loss and accuracy curves (mean over seeds), one line per setting.
+
+  The accuracy panel shows the validation accuracy (the test accuracy when the
+  sweep has no validation split). Epochs after a run diverged are left out.
+
+  Args:
+    result: the :class:`~indian_optax.app.SweepResult`.
+    settings: the settings to draw (default: the 8 best).
+    path: where to write a PNG (optional).
+    title: the figure's title.
+
+  Returns:
+    The figure.
+  """
+  settings = list(result.ranked_settings()[:8] if settings is None else settings)
+  has_val = bool(np.any(np.isfinite(result.val_accuracy)))
+  accuracy = result.val_accuracy if has_val else result.test_accuracy
+  fig = Figure(figsize=(11, 4.2))
+  loss_ax, accuracy_ax = fig.subplots(1, 2)
+  for setting in settings:
+    rows = list(setting.runs)
+    epochs = np.arange(1, result.epochs + 1)
+    label = setting_label(setting) + (" (diverged)" if setting.diverged else "")
+    (line,) = loss_ax.plot(epochs, np.mean(result.train_loss[rows], axis=0), label=label)
+    accuracy_ax.plot(epochs, np.mean(accuracy[rows], axis=0), color=line.get_color(), label=label)
+  loss_ax.set_yscale("log")
+  loss_ax.set_xlabel("epoch")
+  loss_ax.set_ylabel("training loss (epoch mean)")
+  accuracy_ax.set_xlabel("epoch")
+  accuracy_ax.set_ylabel("validation accuracy" if has_val else "test accuracy")
+  accuracy_ax.legend(fontsize=7, loc="lower right")
+  fig.suptitle(title)
+  fig.tight_layout()
+  if path is not None:
+    fig.savefig(path, dpi=110)
+  return fig

@@ -1,0 +1,105 @@
+"""The output folder of one command: created and write-tested first, locked, never half-written.
+
+A result set is what one run wrote: ``results.json`` (which lists every file of the
+set under ``"files"``), ``results.csv`` and PNG plots. Replacing a result set
+(``--force``) removes exactly those files and nothing else in the folder.
+"""
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import pathlib
+from collections.abc import Iterator
+from typing import Optional
+
+from indian_optax.app.results import RESULTS_CSV, RESULTS_JSON
+
+LOCK = ".indian-optax.lock"
+
+
+class FolderError(Exception):
+  """The folder cannot be used: the message says why, in one line."""
+
+
+def prepare(path: pathlib.Path) -> tuple[pathlib.Path, bool]:
+  """Resolves ``path``, creates it and checks that a file can be written there.
+
+  Returns:
+    The resolved folder, and whether this call created it.
+  """
+  path = path.expanduser().resolve()
+  if path.exists() and not path.is_dir():
+    raise FolderError(f"{str(path)!r} exists and is not a folder")
+  created = not path.exists()
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+    probe = path / f".indian-optax-write-test-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+  except OSError as error:
+    raise FolderError(f"cannot write to {str(path)!r}: {error.strerror or error}") from None
+  return path, created
+
+
+def discard(path: pathlib.Path) -> None:
+  """Removes a folder this command created, if nothing but its lock is in it."""
+  (path / LOCK).unlink(missing_ok=True)
+  try:
+    path.rmdir()
+  except OSError:
+    pass
+
+
+@contextlib.contextmanager
+def locked(path: pathlib.Path) -> Iterator[None]:
+  """Holds the folder's lock: a second command on the same folder fails at once.
+
+  The lock is an advisory ``flock`` on a file in the folder, released by the
+  system when the process ends however it ends, so it never goes stale.
+  """
+  handle = open(path / LOCK, "a+")
+  try:
+    try:
+      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+      if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+        raise FolderError(f"{str(path)!r} is in use by another indian-optax command") from None
+      raise
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    yield
+  finally:
+    handle.close()
+
+
+def previous_document(path: pathlib.Path) -> Optional[dict]:
+  """The ``results.json`` already in the folder, None if there is none or it is unreadable."""
+  try:
+    return json.loads((path / RESULTS_JSON).read_text())
+  except (OSError, ValueError):
+    return None
+
+
+def result_files(path: pathlib.Path, plot_names: list[str]) -> list[pathlib.Path]:
+  """The files of the result set in the folder: those recorded, and the standard names present."""
+  document = previous_document(path) or {}
+  names = set(document.get("files", [])) | {RESULTS_JSON, RESULTS_CSV, *plot_names}
+  names = {n for n in names if isinstance(n, str) and pathlib.Path(n).name == n}
+  return sorted(path / n for n in names if (path / n).is_file())
+
+
+def remove(files: list[pathlib.Path]) -> None:
+  """Removes a previous result set, ``results.json`` last (so a crash leaves it recognisable)."""
+  for file in sorted(files, key=lambda f: f.name == RESULTS_JSON):
+    file.unlink(missing_ok=True)
+
+
+def write_png(path: pathlib.Path, draw) -> None:
+  """Draws a figure with ``draw(temporary path)`` and renames it into place."""
+  temporary = path.with_name(f".{path.stem}.tmp.png")
+  draw(temporary)
+  os.replace(temporary, path)
