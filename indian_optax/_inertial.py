@@ -158,6 +158,38 @@ def _step_size(learning_rate: optax.ScalarOrSchedule, count: jax.Array) -> Any:
   return learning_rate(count) if callable(learning_rate) else learning_rate
 
 
+def _inertial_transformation(
+  name: str,
+  state_class: Any,
+  init_state: Callable[[optax.Params], optax.Updates],
+  form: tuple[StateStep, StateStep],
+  coefficients: Callable[[jax.Array], _Coefficients],
+  needs_params: Optional[str],
+  state_dtype: Optional[jax.typing.DTypeLike],
+) -> optax.GradientTransformationExtraArgs:
+  """An INDIAN transformation from one form of the step, ``(next state, update from it)``.
+
+  ``needs_params`` says why ``update`` needs the params (None when it does not).
+  """
+
+  def init_fn(params: optax.Params) -> Any:
+    return state_class(jnp.zeros([], jnp.int32), init_state(params))
+
+  def update_fn(
+    updates: optax.Updates, state: Any, params: Optional[optax.Params] = None, **extra_args: Any
+  ) -> tuple[optax.Updates, Any]:
+    del extra_args
+    count, memory = state
+    _check_gradients(name, updates, memory, same_dtypes=state_dtype is None)
+    if needs_params and params is None:
+      raise ValueError(f"{name}: {needs_params}: call update(updates, state, params).")
+    params = params if needs_params else None
+    new_updates, memory = _step_leaves(*form, coefficients(count), updates, memory, params)
+    return new_updates, state_class(optax.safe_increment(count), memory)
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
 @_checks.checks_hyperparameters
 def scale_by_indian(
   learning_rate: optax.ScalarOrSchedule,
@@ -171,68 +203,52 @@ def scale_by_indian(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The INDIAN step, kept in the params-free variable :math:`\varphi`.
 
-  With :math:`\varphi_k = \psi_k - (1-\alpha\beta)\theta_k`, the paper's
-  iteration (see :func:`indian`) is exactly
+  With :math:`\varphi_k = \psi_k - (1-\alpha\beta)\theta_k` the paper's iteration
+  (see :func:`indian`, which is this transformation, for the arguments) is exactly
 
   .. math::
 
-    u_k &= -\gamma_k\big(\tfrac1\beta\varphi_k + \beta g_k\big), \\
-    \varphi_{k+1} &= (1 - \alpha\gamma_k)\,\varphi_k
-        + \gamma_k\beta(1 - \alpha\beta)\, g_k,
+    u_k = -\gamma_k\big(\tfrac1\beta\varphi_k + \beta g_k\big), \qquad
+    \varphi_{k+1} = (1 - \alpha\gamma_k)\,\varphi_k + \gamma_k\beta(1 - \alpha\beta)\, g_k,
 
-  where :math:`u_k = \theta_{k+1} - \theta_k` is the returned update and
-  :math:`\varphi_0 = \beta(c - \beta) g_0` gives the initial velocity
-  :math:`-c\, g_0`. The learning rate lives inside the transformation because
-  the state's recursion depends on it (as in ``optax.contrib.scale_by_madgrad``):
-  scaling its updates afterwards is not INDIAN at a smaller step.
-
-  ``update`` computes :math:`\varphi_{k+1}` first and writes :math:`u_k` in terms
-  of it, so a jitted step with donated buffers updates the state in place. This
-  divides by :math:`1 - \alpha\gamma_k`, which is kept :math:`\sqrt{\epsilon}`
-  away from 0 (exact elsewhere).
-
-  Args: see :func:`indian`, which is this transformation.
+  with :math:`u_k = \theta_{k+1} - \theta_k` the returned update and
+  :math:`\varphi_0 = \beta(c - \beta) g_0` (initial velocity :math:`-c\,g_0`). The
+  learning rate lives inside, as in ``optax.contrib.scale_by_madgrad``: the state's
+  recursion depends on it, so scaling the updates afterwards is not INDIAN at a smaller
+  step. :math:`u_k` is written in terms of :math:`\varphi_{k+1}` (dividing by
+  :math:`1 - \alpha\gamma_k`, kept :math:`\sqrt{\epsilon}` away from 0), so a donated step
+  updates the state in place.
 
   Returns:
-    An :class:`optax.GradientTransformationExtraArgs` whose state is an
-    :class:`IndianState`. Each option is left out of the compiled step when it is
-    zero or None; a weight decay needs ``params`` in ``update``.
+    An :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianState`.
+    Options that are zero or None leave no trace in the compiled step; a weight decay
+    needs ``params`` in ``update``.
   """
   coupled = not _checks.is_static_zero(weight_decay)
   decoupled = not _checks.is_static_zero(decoupled_weight_decay)
 
-  def init_fn(params: optax.Params) -> IndianState:
-    phi = optax.tree.zeros_like(params, dtype=state_dtype)
-    return IndianState(count=jnp.zeros([], jnp.int32), phi=phi)
-
-  def update_fn(
-    updates: optax.Updates,
-    state: IndianState,
-    params: Optional[optax.Params] = None,
-    **extra_args: Any,
-  ) -> tuple[optax.Updates, IndianState]:
-    del extra_args
-    _check_gradients("scale_by_indian", updates, state.phi, same_dtypes=state_dtype is None)
-    if (coupled or decoupled) and params is None:
-      raise ValueError(
-        "scale_by_indian: weight decay needs the params: call update(updates, state, params)."
-        " (A traced weight decay counts as non-zero: to run without params under "
-        "optax.inject_hyperparams, name the weight decays in its static_args.)"
-      )
-    c = _Coefficients(
-      _step_size(learning_rate, state.count),
+  def coefficients(count: jax.Array) -> _Coefficients:
+    return _Coefficients(
+      _step_size(learning_rate, count),
       alpha,
       beta,
       weight_decay=weight_decay if coupled else None,
       decoupled_weight_decay=decoupled_weight_decay if decoupled else None,
       initial_speed=initial_speed,
-      first_step=state.count == 0,
+      first_step=count == 0,
     )
-    params = params if coupled or decoupled else None
-    new_updates, phi = _step_leaves(_phi_next, _phi_update, c, updates, state.phi, params)
-    return new_updates, IndianState(count=optax.safe_increment(state.count), phi=phi)
 
-  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+  needs_params = None
+  if coupled or decoupled:
+    needs_params = (
+      "weight decay needs the params (a traced weight decay counts as non-zero: under "
+      "optax.inject_hyperparams, name the weight decays in its static_args to run without)"
+    )
+  init_state = lambda params: optax.tree.zeros_like(params, dtype=state_dtype)
+  form = (_phi_next, _phi_update)
+  return _inertial_transformation(
+    "scale_by_indian", IndianState, init_state, form, coefficients, needs_params, state_dtype
+  )
 
 
 @_checks.checks_hyperparameters
@@ -250,18 +266,15 @@ def scale_by_indian_psi(
 
   .. math::
 
-    \psi_{k+1} &= (1 - \tfrac{\gamma_k}{\beta})\psi_k
-        + \gamma_k(\tfrac1\beta - \alpha)\theta_k, \\
-    u_k &= -\tfrac{\gamma_k}{\beta - \gamma_k}
+    \psi_{k+1} = (1 - \tfrac{\gamma_k}{\beta})\psi_k + \gamma_k(\tfrac1\beta - \alpha)\theta_k,
+    \qquad u_k = -\tfrac{\gamma_k}{\beta - \gamma_k}
         \big(\psi_{k+1} - (1 - \alpha\beta)\theta_k\big) - \gamma_k\beta g_k,
 
-  the same explicit Euler step as :func:`scale_by_indian`, with
-  :math:`\psi_0 = (1-\alpha\beta)\theta_0` (initial velocity :math:`-\beta g_0`).
-  :math:`\psi`'s update reads no gradient, so a rescaling by an earlier
-  transformation fuses into the parameter update alone: two fewer memory passes
-  per step than with :math:`\varphi`. The price: :math:`\psi` is a near copy of
-  the params, so ``init`` and ``update`` need them, and its cancellation is
-  harmless only for well-scaled (e.g. RMS-normalised) gradients.
+  from :math:`\psi_0 = (1-\alpha\beta)\theta_0`: the explicit Euler step of
+  :func:`scale_by_indian`. :math:`\psi`'s update reads no gradient, so a rescaling by an
+  earlier transformation fuses into the parameter update alone (two fewer memory passes
+  than :math:`\varphi`); the price is a state that is a near copy of the params, so
+  ``init`` and ``update`` need them.
 
   Args:
     learning_rate: the step size :math:`\gamma_k`, a float, array or schedule.
@@ -271,37 +284,24 @@ def scale_by_indian_psi(
     state_dtype: dtype of :math:`\psi` (default: the params' dtype).
 
   Returns:
-    An :class:`optax.GradientTransformationExtraArgs` whose state is an
-    :class:`IndianPsiState`.
+    An :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianPsiState`.
   """
   decoupled = not _checks.is_static_zero(decoupled_weight_decay)
-
-  def init_fn(params: optax.Params) -> IndianPsiState:
-    # The authors' initialisation psi_0 = (1 - alpha*beta) theta_0.
-    psi = jax.tree.map(lambda p: (p * (1.0 - alpha * beta)).astype(state_dtype or p.dtype), params)
-    return IndianPsiState(count=jnp.zeros([], jnp.int32), psi=psi)
-
-  def update_fn(
-    updates: optax.Updates,
-    state: IndianPsiState,
-    params: Optional[optax.Params] = None,
-    **extra_args: Any,
-  ) -> tuple[optax.Updates, IndianPsiState]:
-    del extra_args
-    _check_gradients("scale_by_indian_psi", updates, state.psi, same_dtypes=state_dtype is None)
-    if params is None:
-      needs = "weight decay needs the params (so does psi)" if decoupled else "psi needs the params"
-      raise ValueError(f"scale_by_indian_psi: {needs}: call update(updates, state, params).")
-    c = _Coefficients(
-      _step_size(learning_rate, state.count),
-      alpha,
-      beta,
-      decoupled_weight_decay=decoupled_weight_decay if decoupled else None,
-    )
-    new_updates, psi = _step_leaves(_psi_next, _psi_update, c, updates, state.psi, params)
-    return new_updates, IndianPsiState(count=optax.safe_increment(state.count), psi=psi)
-
-  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+  decay = decoupled_weight_decay if decoupled else None
+  coefficients = lambda count: _Coefficients(
+    _step_size(learning_rate, count), alpha, beta, decoupled_weight_decay=decay
+  )
+  # The authors' initialisation psi_0 = (1 - alpha*beta) theta_0.
+  init_state = lambda params: jax.tree.map(
+    lambda p: (p * (1.0 - alpha * beta)).astype(state_dtype or p.dtype), params
+  )
+  needs_params = (
+    "weight decay needs the params (so does psi)" if decoupled else "psi needs the params"
+  )
+  form = (_psi_next, _psi_update)
+  return _inertial_transformation(
+    "scale_by_indian_psi", IndianPsiState, init_state, form, coefficients, needs_params, state_dtype
+  )
 
 
 @_checks.checks_hyperparameters
@@ -317,63 +317,40 @@ def indian(
 ) -> optax.GradientTransformationExtraArgs:
   r"""INDIAN (a.k.a. INNA), the inertial Newton algorithm of Castera et al.
 
-  An explicit Euler discretisation of the dynamical inertial Newton system
-  :math:`\ddot\theta + \alpha\dot\theta + \beta\nabla^2 J(\theta)\dot\theta +
-  \nabla J(\theta) = 0`, which damps each direction in proportion to its
-  curvature without ever forming a Hessian. With step sizes :math:`\gamma_k` and
-  (stochastic) gradients :math:`g_k`, the paper's iteration is
+  Euler steps of :math:`\ddot\theta + \alpha\dot\theta + \beta\nabla^2 J(\theta)\dot\theta +
+  \nabla J(\theta) = 0`, which damps each direction in proportion to its curvature
+  without a Hessian. With step sizes :math:`\gamma_k` and gradients :math:`g_k`:
 
   .. math::
 
     \theta_{k+1} &= \theta_k + \gamma_k\big[(\tfrac1\beta - \alpha)\theta_k
         - \tfrac1\beta\psi_k - \beta g_k\big], \\
-    \psi_{k+1} &= \psi_k + \gamma_k\big[(\tfrac1\beta - \alpha)\theta_k
-        - \tfrac1\beta\psi_k\big].
+    \psi_{k+1} &= \psi_k + \gamma_k\big[(\tfrac1\beta - \alpha)\theta_k - \tfrac1\beta\psi_k\big],
 
-  It is carried out exactly by :func:`scale_by_indian`, in the variable
-  :math:`\varphi_k = \psi_k - (1-\alpha\beta)\theta_k` (zero at ``init``; plain
-  INDIAN needs no params in ``update``).
-
-  Options (each one is left out of the compiled step when it is zero or None):
-
-  * ``weight_decay`` :math:`w`, the authors' INNA semantics: :math:`\gamma_k w
-    \theta_k` is subtracted in the :math:`\theta` step only, i.e. :math:`g_k` is
-    replaced by :math:`g_k + \tfrac{w}{\beta}\theta_k`.
-  * ``decoupled_weight_decay`` :math:`\lambda`, as in the INNAprop authors' code:
-    :math:`\theta_k \leftarrow (1 - \gamma_k\lambda)\theta_k` first (with
-    :math:`\psi` untouched), then the step from the decayed :math:`\theta_k`.
-
-  Both need ``params`` in ``update``; without them ``update`` raises ValueError.
+  carried out exactly by :func:`scale_by_indian` (plain INDIAN needs no params).
 
   Args:
-    learning_rate: the step size :math:`\gamma_k`: a float, an array, or a
-      schedule ``count -> step size`` (e.g. :func:`power_decay`). Keep
-      :math:`0 < \alpha\gamma_k < 2`, and in practice well below 1.
-    alpha: viscous damping :math:`\alpha \ge 0` (friction). High: slow and stable;
-      low: fast, may diverge. The authors' default is 0.5.
-    beta: Newtonian (Hessian) damping :math:`\beta > 0`. The authors suggest
-      trying powers of ten (0.01, 0.1, 1, 10); default 0.1.
-    weight_decay: coupled (L2) weight decay :math:`w \ge 0`, as in INNA.
-    decoupled_weight_decay: decoupled weight decay :math:`\lambda \ge 0`, as in
-      INNAprop.
-    initial_speed: :math:`c \ge 0`, the initial velocity is :math:`-c\,g_0`
-      (:math:`g_0` the gradient before any weight decay). None means
-      :math:`c = \beta`, the authors' PyTorch code (first step
-      :math:`-\gamma_0\beta g_0`); 0 starts at rest; 1 is their Keras default.
-    state_dtype: dtype of :math:`\varphi` (default: the params' dtype). Updates
-      always come back in the params' dtype.
+    learning_rate: the step size :math:`\gamma_k`: float, array or schedule (e.g.
+      :func:`power_decay`). Keep :math:`0 < \alpha\gamma_k < 2`, in practice well below 1.
+    alpha: viscous damping :math:`\alpha \ge 0`: high is slow and stable, low fast and
+      may diverge. The authors' default is 0.5.
+    beta: Newtonian (Hessian) damping :math:`\beta > 0`; try powers of ten. Default 0.1.
+    weight_decay: coupled decay :math:`w \ge 0` (INNA's): :math:`\gamma_k w\theta_k` in
+      the :math:`\theta` step only, i.e. :math:`g_k + \tfrac{w}{\beta}\theta_k`. Needs params.
+    decoupled_weight_decay: :math:`\lambda \ge 0` (INNAprop's): :math:`\theta_k \leftarrow
+      (1 - \gamma_k\lambda)\theta_k` first, :math:`\psi` untouched. Needs params.
+    initial_speed: :math:`c \ge 0`, initial velocity :math:`-c\,g_0` (:math:`g_0` before
+      weight decay). None is :math:`c = \beta` (the authors' PyTorch code); 0 starts at rest.
+    state_dtype: dtype of the state (default: the params'); updates keep the params' dtype.
 
   Returns:
-    An :class:`optax.GradientTransformationExtraArgs` whose state is an
-    :class:`IndianState`.
+    An :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianState`.
 
   Example:
-    >>> import jax, jax.numpy as jnp, optax
-    >>> import indian_optax
+    >>> import jax, jax.numpy as jnp, optax, indian_optax
     >>> f = lambda x: jnp.sum((x - 1.0) ** 2)
     >>> tx = indian_optax.indian(learning_rate=0.1, alpha=0.5, beta=0.1)
-    >>> params = jnp.zeros(3)
-    >>> state = tx.init(params)
+    >>> params = jnp.zeros(3); state = tx.init(params)
     >>> for _ in range(300):
     ...   updates, state = tx.update(jax.grad(f)(params), state)
     ...   params = optax.apply_updates(params, updates)
@@ -381,17 +358,12 @@ def indian(
     [1. 1. 1.]
 
   References:
-    Castera, Bolte, Févotte, Pauwels, `An Inertial Newton Algorithm for Deep
-    Learning <https://arxiv.org/abs/1905.12278>`_, JMLR 22(134), 2021.
+    Castera, Bolte, Févotte, Pauwels, `An Inertial Newton Algorithm for Deep Learning
+    <https://arxiv.org/abs/1905.12278>`_, JMLR 22(134), 2021.
   """
+  decays = dict(weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay)
   return scale_by_indian(
-    learning_rate,
-    alpha,
-    beta,
-    weight_decay=weight_decay,
-    decoupled_weight_decay=decoupled_weight_decay,
-    initial_speed=initial_speed,
-    state_dtype=state_dtype,
+    learning_rate, alpha, beta, **decays, initial_speed=initial_speed, state_dtype=state_dtype
   )
 
 

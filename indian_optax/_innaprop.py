@@ -96,63 +96,51 @@ def innaprop(
 ) -> optax.GradientTransformationExtraArgs:
   r"""INNAprop (Bolte, Boustany, Pauwels, Purica): INDIAN on RMS-scaled gradients.
 
-  Each step applies decoupled weight decay, then one INDIAN step (see
-  :func:`indian`) driven by the bias-corrected RMSprop-scaled gradient
-  :math:`\hat g_k` (see :func:`scale_by_bias_corrected_rms`):
+  Decoupled weight decay, then one INDIAN step (see :func:`indian`) driven by the
+  bias-corrected RMSprop-scaled gradient :math:`\hat g_k`, in the authors' form:
 
   .. math::
 
-    \theta_k &\leftarrow (1 - \gamma_k\lambda)\,\theta_k, \\
-    \psi_{k+1} &= (1 - \tfrac{\gamma_k}{\beta})\psi_k
-        + \gamma_k(\tfrac1\beta - \alpha)\theta_k, \\
+    \theta_k &\leftarrow (1 - \gamma_k\lambda)\,\theta_k, \qquad
+    \psi_{k+1} = (1 - \tfrac{\gamma_k}{\beta})\psi_k + \gamma_k(\tfrac1\beta - \alpha)\theta_k, \\
     \theta_{k+1} &= \big(1 + \tfrac{\gamma_k(1-\alpha\beta)}{\beta-\gamma_k}\big)\theta_k
         - \tfrac{\gamma_k}{\beta-\gamma_k}\psi_{k+1} - \gamma_k\beta\,\hat g_k,
 
-  which is the authors' form of the explicit Euler step of INDIAN:
-  ``optax.chain(scale_by_bias_corrected_rms(sigma, eps), scale_by_indian_psi(...))``.
-  :func:`scale_by_indian_psi` keeps the paper's :math:`\psi`, whose update needs
-  no gradient, so the RMS scaling fuses into the parameter update. Memory: two
-  param-sized buffers (:math:`v` and :math:`\psi`), like AdamW.
-
-  Recommended :math:`(\alpha, \beta)`: (0.1, 0.9), the default, for fast early
-  progress (GPT-2, LoRA, ImageNet ResNet-18); (2, 2) for long CIFAR-10 runs;
-  (1, 1) for ImageNet ResNet-50. The authors use :math:`\sigma = 0.99` for GPT-2.
+  i.e. ``optax.chain(scale_by_bias_corrected_rms(sigma, eps), scale_by_indian_psi(...))``.
+  Memory: two param-sized buffers, like AdamW. Recommended :math:`(\alpha, \beta)`:
+  (0.1, 0.9) for fast early progress (GPT-2, LoRA, ResNet-18), (2, 2) for long CIFAR-10
+  runs, (1, 1) for ResNet-50; :math:`\sigma = 0.99` for GPT-2.
 
   Args:
     learning_rate: the step size :math:`\gamma_k`, a float, array or schedule.
     alpha: viscous damping :math:`\alpha \ge 0`.
     beta: Newtonian damping :math:`\beta > 0`.
     sigma: decay :math:`\sigma \in [0, 1)` of the average of squared gradients.
-    eps: :math:`\epsilon \ge 0` in the denominator of the scaling.
+    eps: :math:`\epsilon \ge 0` in the scaling's denominator.
     weight_decay: decoupled weight decay :math:`\lambda \ge 0`.
     state_dtype: dtype of both state buffers (default: the params' dtype).
 
   Returns:
-    An :class:`optax.GradientTransformationExtraArgs`; its state is the tuple
-    ``(ScaleByBiasCorrectedRmsState, IndianPsiState)``. ``update`` needs the
-    params (:math:`\psi` is formed from them).
+    An :class:`optax.GradientTransformationExtraArgs` with the state
+    ``(ScaleByBiasCorrectedRmsState, IndianPsiState)``; ``update`` needs the params.
 
   Example:
-    >>> import jax, jax.numpy as jnp, optax
-    >>> import indian_optax
+    >>> import jax, jax.numpy as jnp, optax, indian_optax
     >>> f = lambda x: jnp.sum((x - 1.0) ** 2)
     >>> tx = indian_optax.innaprop(learning_rate=0.05, weight_decay=0.0)
-    >>> params = jnp.zeros(3)
-    >>> state = tx.init(params)
+    >>> params = jnp.zeros(3); state = tx.init(params); update = jax.jit(tx.update)
     >>> for _ in range(300):
-    ...   updates, state = tx.update(jax.grad(f)(params), state, params)
+    ...   updates, state = update(jax.grad(f)(params), state, params)
     ...   params = optax.apply_updates(params, updates)
     >>> bool(jnp.allclose(params, 1.0, atol=0.05))
     True
 
   References:
-    Bolte, Boustany, Pauwels, Purica, `A second-order-like optimizer with
-    adaptive gradient scaling for deep learning
-    <https://arxiv.org/abs/2410.05871>`_, 2024.
+    Bolte, Boustany, Pauwels, Purica, `A second-order-like optimizer with adaptive gradient
+    scaling for deep learning <https://arxiv.org/abs/2410.05871>`_, 2024.
   """
+  inertial = dict(decoupled_weight_decay=weight_decay, state_dtype=state_dtype)
   return optax.chain(
     scale_by_bias_corrected_rms(sigma, eps, state_dtype=state_dtype),
-    scale_by_indian_psi(
-      learning_rate, alpha, beta, decoupled_weight_decay=weight_decay, state_dtype=state_dtype
-    ),
+    scale_by_indian_psi(learning_rate, alpha, beta, **inertial),
   )

@@ -134,79 +134,62 @@ def _common_options() -> argparse.ArgumentParser:
   return common
 
 
-def _parser() -> argparse.ArgumentParser:
-  common = _common_options()
-  parser = _Parser(
-    prog=PROG,
-    allow_abbrev=False,
-    description="Train, sweep and compare INDIAN/INNAprop on embedded data, with plots.",
-  )
-  commands = parser.add_subparsers(dest="command", parser_class=_Parser)
-  indian, innaprop = optimizers.SWEEP_GRIDS["indian"], optimizers.SWEEP_GRIDS["innaprop"]
-  listed = lambda values: ",".join(f"{v:g}" for v in values)
-  lr = optimizers.DEFAULT_LEARNING_RATES
-  default = optimizers.default
+def _listed(values: Sequence[float]) -> str:
+  return ",".join(f"{v:g}" for v in values)
 
+
+def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
+  grids, lr, default = optimizers.SWEEP_GRIDS, optimizers.DEFAULT_LEARNING_RATES, optimizers.default
+  per_optimizer = lambda values: ", ".join(f"{name} {value}" for name, value in values.items())
   sweep_ = commands.add_parser(
-    "sweep",
-    parents=[common],
-    allow_abbrev=False,
+    "sweep", parents=[common], allow_abbrev=False,
     help="alpha x beta (x lr x seed) grid, one vmapped program",
-  )
-  sweep_.add_argument(
-    "--optimizer", choices=tuple(optimizers.SWEPT), default="indian", help="(default: indian)"
-  )
-  sweep_.add_argument("--alpha", help=f"comma list (default: {listed(indian['alpha'])})")
-  sweep_.add_argument(
-    "--beta",
-    help=f"comma list (default: indian {listed(indian['beta'])}, "
-    f"innaprop {listed(innaprop['beta'])})",
-  )
-  sweep_.add_argument(
-    "--lr", help=f"comma list (default: indian {lr['indian']:g}, innaprop {lr['innaprop']:g})"
-  )
-  sweep_.add_argument(
-    "--sigma", help=f"innaprop only: comma list (default: {default('innaprop', 'sigma'):g})"
-  )
-  sweep_.add_argument(
-    "--weight-decay",
-    help=f"one value (default: indian {default('indian', 'weight_decay'):g}, "
-    f"innaprop {default('innaprop', 'weight_decay'):g})",
-  )
-  sweep_.add_argument(
-    "--seeds", type=_positive_int, default=1, help="seeds per grid point (default: 1)"
-  )
+  )  # fmt: skip
+  add = sweep_.add_argument
+  add("--optimizer", choices=tuple(optimizers.SWEPT), default="indian", help="(default: indian)")
+  add("--alpha", help=f"comma list (default: {_listed(grids['indian']['alpha'])})")
+  beta = {name: _listed(grid["beta"]) for name, grid in grids.items()}
+  add("--beta", help=f"comma list (default: {per_optimizer(beta)})")
+  add("--lr", help=f"comma list (default: {per_optimizer({n: f'{lr[n]:g}' for n in grids})})")
+  add("--sigma", help=f"innaprop only: comma list (default: {default('innaprop', 'sigma'):g})")
+  decays = {n: f"{default(n, 'weight_decay'):g}" for n in grids}
+  add("--weight-decay", help=f"one value (default: {per_optimizer(decays)})")
+  add("--seeds", type=_positive_int, default=1, help="seeds per grid point (default: 1)")
 
+
+def _add_compare(commands: Any, common: argparse.ArgumentParser) -> None:
   compare = commands.add_parser(
-    "compare",
-    parents=[common],
-    allow_abbrev=False,
+    "compare", parents=[common], allow_abbrev=False,
     help="INDIAN and INNAprop against the usual Optax optimizers",
-  )
-  compare.add_argument(
-    "--optimizers", help=f"comma list (default: {','.join(optimizers.FACTORIES)})"
-  )
-  compare.add_argument(
-    "--lr",
-    help="learning-rate grid tuned for each "
-    f"(default: {listed(optimizers.COMPARE_LEARNING_RATES)})",
-  )
-  compare.add_argument(
-    "--seeds", type=_positive_int, default=3, help="seeds per setting (default: 3)"
-  )
+  )  # fmt: skip
+  add = compare.add_argument
+  add("--optimizers", help=f"comma list (default: {','.join(optimizers.FACTORIES)})")
+  lrs = _listed(optimizers.COMPARE_LEARNING_RATES)
+  add("--lr", help=f"learning-rate grid tuned for each (default: {lrs})")
+  add("--seeds", type=_positive_int, default=3, help="seeds per setting (default: 3)")
 
-  train = commands.add_parser(
-    "train", parents=[common], allow_abbrev=False, help="one configuration"
-  )
-  train.add_argument(
+
+def _add_train(commands: Any, common: argparse.ArgumentParser) -> None:
+  train = commands.add_parser("train", parents=[common], allow_abbrev=False, help="one run")
+  add = train.add_argument
+  add(
     "--optimizer", choices=tuple(optimizers.FACTORIES), default="indian", help="(default: indian)"
   )
-  train.add_argument("--alpha", help="INDIAN/INNAprop alpha (default: the optimizer's)")
-  train.add_argument("--beta", help="INDIAN/INNAprop beta (default: the optimizer's)")
-  train.add_argument(
-    "--lr", help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in lr.items()) + ")"
-  )
+  add("--alpha", help="INDIAN/INNAprop alpha (default: the optimizer's)")
+  add("--beta", help="INDIAN/INNAprop beta (default: the optimizer's)")
+  lrs = ", ".join(f"{k} {v:g}" for k, v in optimizers.DEFAULT_LEARNING_RATES.items())
+  add("--lr", help=f"learning rate (default: {lrs})")
 
+
+def _parser() -> argparse.ArgumentParser:
+  parser = _Parser(
+    prog=PROG, allow_abbrev=False,
+    description="Train, sweep and compare INDIAN/INNAprop on embedded data, with plots.",
+  )  # fmt: skip
+  commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+  common = _common_options()
+  for add in (_add_sweep, _add_compare, _add_train):
+    add(commands, common)
   report = commands.add_parser(
     "report",
     allow_abbrev=False,

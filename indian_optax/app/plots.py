@@ -51,10 +51,9 @@ def heatmap(
 ) -> Figure:
   """A heatmap of a final metric over two hyperparameters.
 
-  Each cell shows the mean over seeds of its best setting (by the sweep's
-  selection, over every other hyperparameter). A cell whose best setting diverged
-  is grey, hatched and labelled "diverged"; the colour bar spans the finite cells
-  only (none when every cell diverged).
+  Each cell shows the mean over seeds of its best setting (by the sweep's selection,
+  over every other hyperparameter). A diverged cell is grey, hatched and labelled; the
+  colour bar spans the finite cells only (none when every cell diverged).
 
   Args:
     result: a :class:`~indian_optax.app.SweepResult`.
@@ -64,8 +63,7 @@ def heatmap(
     rows: the hyperparameter along the vertical axis.
     columns: the hyperparameter along the horizontal axis.
     title: the title (default: the metric).
-    ax: matplotlib axes to draw on (e.g. from ``plt.subplots`` in a notebook);
-      by default a new figure.
+    ax: matplotlib axes to draw on (default: a new figure).
 
   Returns:
     The figure drawn on.

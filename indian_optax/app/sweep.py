@@ -1,4 +1,40 @@
-"""The vmapped sweep engine: many training runs of one model as one jitted program."""
+"""The vmapped sweep engine: many training runs of one model as one jitted program.
+
+The contract of every run of :func:`sweep` (what a hand-written loop must do to
+reproduce it):
+
+* The training data are split first by :func:`validation_split` (``val_fraction``,
+  ``split_seed``): every run sees the same training and validation sets.
+* A run with seed ``s`` starts from ``init_params(k1)`` with ``k1, k2 =
+  jax.random.split(jax.random.PRNGKey(s))``. Before each epoch ``k2, k =
+  jax.random.split(k2)``, and the epoch's minibatches are the first
+  ``len(train) // batch_size`` blocks of ``jax.random.permutation(k, len(train))``
+  (the incomplete last one dropped). Runs with the same seed differ by their
+  hyperparameters alone.
+* After each epoch: the epoch's mean minibatch loss, the validation and the test
+  accuracy. After the last: the loss on the whole training set.
+* A run whose epoch loss or params are non-finite has ``diverged_at`` (the epoch,
+  counted from 1) and NaN metrics from then on.
+* Runs are ranked by ``select`` (:class:`~indian_optax.app.SweepResult`); the test
+  split is evaluated and reported, never read to choose.
+
+Example:
+  >>> import jax, numpy as np, indian_optax
+  >>> from indian_optax import app
+  >>> rng = np.random.default_rng(0)
+  >>> x = rng.normal(size=(256, 4)).astype(np.float32)
+  >>> y = (x[:, 0] > 0).astype(np.int32)
+  >>> result = app.sweep(
+  ...     lambda alpha, beta: indian_optax.indian(0.1, alpha, beta),
+  ...     {"alpha": [0.5, 1.0], "beta": [0.1, 0.5]},
+  ...     init_params=lambda key: {"w": 0.1 * jax.random.normal(key, (4, 2))},
+  ...     apply_fn=lambda p, x: x @ p["w"], data=(x, y, x, y), epochs=3, batch_size=32)
+  >>> result.final_test_accuracy.shape
+  (4,)
+  >>> sorted(result.best())  # the best setting, by validation accuracy
+  ['alpha', 'beta', 'diverged', 'final_test_accuracy', 'final_train_loss',
+   'final_val_accuracy', 'seeds']
+"""
 
 import dataclasses
 import itertools
@@ -282,107 +318,90 @@ def sweep(
   resume_from: Optional[SweepResult] = None,
   devices: Optional[Sequence[jax.Device]] = None,
 ) -> SweepResult:
-  """Trains one model per grid point and seed, all configurations as one vmapped, jitted program.
+  """Trains one model per grid point and seed, all as one vmapped, jitted program.
 
-  Each run starts from ``init_params(k1)`` with ``k1, k2 =
-  jax.random.split(jax.random.PRNGKey(seed))``; before each epoch ``k2, k =
-  jax.random.split(k2)`` and the epoch's minibatches are the first
-  ``len(train) // batch_size`` blocks of ``jax.random.permutation(k, len(train))``
-  (the incomplete last one dropped). So runs with the same seed differ by their
-  hyperparameters alone. Hyperparameters reach ``optimizer`` as traced scalars
-  (keyword arguments named as in ``grid``), so one compilation serves the grid.
-
-  The training data are split first (:func:`validation_split`, ``val_fraction``,
-  ``split_seed``): the same validation set for every run. Runs are ranked by
-  ``select``; the test split is evaluated and reported, never read to choose. A
-  run whose training loss or params become non-finite has ``diverged_at`` set and
-  NaN metrics from then on.
-
-  The configuration axis is cut into chunks of ``chunk_size`` when memory is short;
-  the last chunk is padded, so all chunks share one compilation.
+  Each run follows this module's contract. Hyperparameters reach ``optimizer`` as
+  traced scalars (keyword arguments named as in ``grid``): one compilation per chunk
+  shape serves the grid. Chunks (``chunk_size`` configurations, the last padded) are
+  spread over ``devices`` (default: all) by JAX's SPMD partitioner.
 
   Args:
-    optimizer: ``(**hyperparameters) -> GradientTransformation``, e.g.
-      ``lambda alpha, beta, learning_rate: indian_optax.indian(learning_rate, alpha, beta)``.
-    grid: hyperparameter name -> values; the sweep runs their cartesian product.
-    init_params: ``key -> params``.
-    apply_fn: ``(params, inputs) -> logits``.
+    optimizer: ``(**hyperparameters) -> GradientTransformation``.
+    grid: hyperparameter name -> values; the sweep runs their product with ``seeds``.
+    init_params, apply_fn: ``key -> params`` and ``(params, inputs) -> logits``.
     data: ``(x_train, y_train, x_test, y_test)`` with integer labels.
-    epochs: passes over the training set.
-    batch_size: minibatch size.
-    seeds: the distinct seeds in ``[0, 2**32)`` each grid point runs with.
-    val_fraction: the share of the training data held out for validation, in
-      ``[0, 1)``.
-    select: ``"val_accuracy"`` (final validation accuracy, the default) or
-      ``"train_loss"`` (final training loss, the INDIAN paper's rule).
-    split_seed: the seed of the validation split.
+    epochs, batch_size: passes over the training set, and minibatch size.
+    seeds: distinct seeds in ``[0, 2**32)`` for each grid point.
+    val_fraction, split_seed: the validation split, a fraction in ``[0, 1)``.
+    select: ``"val_accuracy"`` (default) or ``"train_loss"`` (the INDIAN paper's rule).
     chunk_size: configurations per compiled program (default: all at once).
     loss_fn: ``(logits, labels) -> scalar`` training loss.
-    name: recorded as ``optimizer`` in every config (to tell sweeps apart).
+    name: recorded as ``optimizer`` in every config.
     on_epoch: called with an :class:`EpochProgress` after each epoch of each chunk.
-    on_chunk: called after each chunk with the :class:`SweepResult` of every run
-      finished so far (``complete`` False until the last), e.g. to save it.
-    resume_from: a partial result of this same sweep (same grid, seeds, name and
-      chunk size): its chunks are not trained again.
-    devices: the devices to spread the configuration axis over (default: all of
-      ``jax.devices()``). With several, each chunk (rounded up to a multiple of
-      their number) is sharded along the configurations through JAX's SPMD
-      partitioner: 64 configurations on 8 devices run 8 per device, in one program.
+    on_chunk: called after each chunk with every run finished so far.
+    resume_from: a partial result of this same sweep: its chunks are not run again.
+    devices: the devices the configuration axis is spread over.
 
   Returns:
-    A :class:`SweepResult`, runs in the order of :func:`grid_points`.
-
-  Example:
-    >>> import jax, numpy as np, indian_optax
-    >>> from indian_optax import app
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.normal(size=(256, 4)).astype(np.float32)
-    >>> y = (x[:, 0] > 0).astype(np.int32)
-    >>> init = lambda key: {"w": 0.1 * jax.random.normal(key, (4, 2))}
-    >>> apply = lambda p, x: x @ p["w"]
-    >>> result = app.sweep(
-    ...     lambda alpha, beta: indian_optax.indian(0.1, alpha, beta),
-    ...     {"alpha": [0.5, 1.0], "beta": [0.1, 0.5]},
-    ...     init_params=init, apply_fn=apply, data=(x, y, x, y), epochs=3, batch_size=32)
-    >>> result.final_test_accuracy.shape
-    (4,)
-    >>> sorted(result.best())  # the best setting, by validation accuracy
-    ['alpha', 'beta', 'diverged', 'final_test_accuracy', 'final_train_loss',
-     'final_val_accuracy', 'seeds']
+    A :class:`~indian_optax.app.SweepResult`, runs in the order of :func:`grid_points`.
   """
   seeds = list(seeds)
   _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction)
+  splits, batches = _splits(data, val_fraction, split_seed, batch_size)
+  configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
+  devices = jax.devices() if devices is None else devices
+  chunk_size, devices = _chunking(len(configs), chunk_size, devices)
+  placement = Placement.on(devices)
+  program = _compile(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement)
+  loop = _ChunkLoop(program, placement, list(grid), configs, chunk_size, epochs, select)
+  splits = tuple(placement.replicated(a) for a in splits)
+  return loop.run(splits, resume_from, on_epoch, on_chunk)
+
+
+def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int):
+  """(train, validation, test arrays), and the number of minibatches per epoch."""
   x_train, y_train, x_test, y_test = (np.asarray(a) for a in data)
   x_train, y_train, x_val, y_val = validation_split(x_train, y_train, val_fraction, seed=split_seed)
   batches = len(y_train) // batch_size
   if batches == 0:
     raise ValueError(f"sweep: batch_size {batch_size} exceeds the {len(y_train)} training samples")
-  configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
-  chunk_size, devices = _chunking(
-    len(configs), chunk_size, jax.devices() if devices is None else devices
-  )
-  placement = Placement.on(devices)
-  done = _resumed_runs(resume_from, configs, chunk_size)
-  arrays = tuple(placement.replicated(a) for a in (x_train, y_train, x_val, y_val, x_test, y_test))
-  program = _compile(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement)
-  parts = [] if resume_from is None else [resume_from]
-  chunks = math.ceil(len(configs) / chunk_size)
-  for chunk in range(done // chunk_size, chunks):
-    members = configs[chunk * chunk_size : (chunk + 1) * chunk_size]
-    diverged_before = sum(d is not None for p in parts for d in p.diverged_at)
+  return (x_train, y_train, x_val, y_val, x_test, y_test), batches
 
-    def report(epoch, live_losses, diverged, chunk=chunk, before=diverged_before):
-      if on_epoch is not None:
-        live = float(np.mean(live_losses)) if len(live_losses) else math.nan
-        on_epoch(EpochProgress(chunk, chunks, epoch, live, before + diverged, len(configs)))
 
-    trained = _run_chunk(
-      program, placement, list(grid), members, chunk_size, epochs, arrays, report
-    )
-    parts.append(_chunk_result(trained, select, len(devices)))
-    if on_chunk is not None:
-      on_chunk(_assembled(parts, len(configs), select, len(devices)))
-  return _assembled(parts, len(configs), select, len(devices))
+@dataclasses.dataclass(frozen=True)
+class _ChunkLoop:
+  """Runs a sweep's chunks in order, reporting each epoch and handing over each chunk."""
+
+  program: _Program
+  placement: Placement
+  names: list[str]
+  configs: list[dict]
+  chunk_size: int
+  epochs: int
+  select: str
+
+  def run(self, splits, resume_from, on_epoch, on_chunk) -> SweepResult:
+    total, devices = len(self.configs), len(self.placement.devices)
+    done = _resumed_runs(resume_from, self.configs, self.chunk_size)
+    parts = [] if resume_from is None else [resume_from]
+    chunks = math.ceil(total / self.chunk_size)
+    for chunk in range(done // self.chunk_size, chunks):
+      members = self.configs[chunk * self.chunk_size : (chunk + 1) * self.chunk_size]
+      before = sum(d is not None for p in parts for d in p.diverged_at)
+
+      def report(epoch, live_losses, diverged, chunk=chunk, before=before):
+        if on_epoch is not None:
+          live = float(np.mean(live_losses)) if len(live_losses) else math.nan
+          on_epoch(EpochProgress(chunk, chunks, epoch, live, before + diverged, total))
+
+      trained = _run_chunk(
+        self.program, self.placement, self.names, members, self.chunk_size, self.epochs,
+        splits, report,
+      )  # fmt: skip
+      parts.append(_chunk_result(trained, self.select, devices))
+      if on_chunk is not None:
+        on_chunk(_assembled(parts, total, self.select, devices))
+    return _assembled(parts, total, self.select, devices)
 
 
 def _assembled(parts: list[SweepResult], total: int, select: str, devices: int) -> SweepResult:
