@@ -1,0 +1,50 @@
+"""The package is a library plus an app: the optimizers never import the main job."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+PACKAGE = pathlib.Path(__file__).parent.parent / "indian_optax"
+LIBRARY = sorted(p for p in PACKAGE.glob("*.py") if p.name != "__main__.py")
+
+
+def module_level_imports(path):
+  """The modules a file imports at its top level (not inside functions)."""
+  names = []
+  for node in ast.parse(path.read_text()).body:
+    if isinstance(node, ast.Import):
+      names += [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom):
+      names.append(node.module or "")
+      names += [f"{node.module}.{alias.name}" for alias in node.names]
+  return names
+
+
+def test_the_library_imports_nothing_of_the_app_nor_its_extras():
+  forbidden = ("indian_optax.app", "flax", "matplotlib", "sklearn", "mnist1d", "tqdm")
+  for path in LIBRARY:
+    imported = module_level_imports(path)
+    assert not [m for m in imported if m.startswith(forbidden)], path.name
+
+
+def test_importing_the_optimizers_loads_neither_flax_nor_matplotlib():
+  code = (
+    "import sys, indian_optax; indian_optax.indian(0.1); indian_optax.innaprop(1e-3);"
+    "print(sorted(m for m in ('flax', 'matplotlib', 'sklearn', 'indian_optax.app') "
+    "if m in sys.modules))"
+  )
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip() == "[]"
+
+
+def test_no_function_in_the_package_is_longer_than_60_lines():
+  long = []
+  for path in sorted(PACKAGE.rglob("*.py")):
+    for node in ast.walk(ast.parse(path.read_text())):
+      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        lines = node.end_lineno - node.lineno + 1
+        if lines > 60:
+          long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({lines} lines)")
+  assert long == []
