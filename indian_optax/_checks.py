@@ -50,7 +50,7 @@ RULES: dict[str, Rule] = {
   "decoupled_weight_decay": Rule(at_least=0.0),
   "initial_speed": Rule(at_least=0.0),
   "sigma": Rule(at_least=0.0, less_than=1.0),
-  "eps": Rule(at_least=0.0),
+  "eps": Rule(greater_than=0.0),
   "init_value": Rule(at_least=0.0),
   "power": Rule(at_least=0.0),
 }

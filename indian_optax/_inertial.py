@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import optax
 
 from indian_optax import _checks
-from indian_optax._tree_utils import unzip_leaves
+from indian_optax._tree_utils import floating_params, unzip_leaves
 
 
 class IndianState(NamedTuple):
@@ -35,10 +35,14 @@ class IndianState(NamedTuple):
       :math:`\\varphi_k = \\psi_k - (1 - \\alpha\\beta)\\,\\theta_k`, the paper's
       auxiliary variable :math:`\\psi` relative to the params. It is zero at
       ``init``; :func:`psi_from_state` gives back :math:`\\psi`.
+    alpha_beta: the product :math:`\\alpha\\beta` of the last step, the basis
+      :math:`\\varphi` is expressed in; kept only when alpha or beta may change
+      (schedules, arrays, ``inject_hyperparams``), else None.
   """
 
   count: chex.Array
   phi: optax.Updates
+  alpha_beta: Optional[chex.Array] = None
 
 
 class IndianPsiState(NamedTuple):
@@ -46,8 +50,9 @@ class IndianPsiState(NamedTuple):
 
   Attributes:
     count: int32 number of updates applied so far.
-    psi: :math:`\\psi_k`, a tree like the params (dtype ``state_dtype``),
-      :math:`(1 - \\alpha\\beta)\\theta_0` at ``init``.
+    psi: :math:`\\psi_k`, a tree like the params (dtype ``state_dtype``); zero at
+      ``init`` (shape-only), :math:`\\psi_0 = (1 - \\alpha_0\\beta_0)\\theta_0` is formed
+      at the first update.
   """
 
   count: chex.Array
@@ -64,9 +69,12 @@ class _Coefficients(NamedTuple):
   decoupled_weight_decay: Any = None
   initial_speed: Any = None
   first_step: Any = None
+  basis_change: Any = None
 
   def cast(self, dtype: Any) -> "_Coefficients":
-    as_dtype = lambda x: None if x is None else jnp.asarray(x, dtype)
+    """The scalars in the real dtype of ``dtype`` (complex params get real coefficients)."""
+    real = jnp.finfo(dtype).dtype
+    as_dtype = lambda x: None if x is None else jnp.asarray(x, real)
     return self._replace(**{k: as_dtype(v) for k, v in self._asdict().items() if k != "first_step"})
 
 
@@ -94,7 +102,9 @@ def _with_coupled_decay(g: jax.Array, theta: jax.Array, c: _Coefficients) -> jax
 
 
 def _phi_next(g, phi, theta, c: _Coefficients) -> jax.Array:
-  """φ_{k+1} = (1 − αγ) φ_k + γβ(1 − αβ) g_k, after the start and decay terms."""
+  """φ_{k+1} = (1 − αγ) φ_k + γβ(1 − αβ) g_k, after the basis, start and decay terms."""
+  if c.basis_change is not None:  # φ read in the basis of this step's αβ (ALGORITHM.md s.6)
+    phi = phi + c.basis_change * theta
   if c.initial_speed is not None:  # φ_0 = β(c − β) g_0, with g_0 before any weight decay
     phi = phi + jnp.where(c.first_step, c.beta * (c.initial_speed - c.beta) * g, 0.0)
   if c.decoupled_weight_decay is not None:
@@ -118,6 +128,7 @@ def _decayed(theta: jax.Array, c: _Coefficients) -> jax.Array:
 def _psi_next(g, psi, theta, c: _Coefficients) -> jax.Array:
   """ψ_{k+1} = (1 − γ/β) ψ_k + γ(1/β − α) θ_k, from the decayed θ_k; no gradient."""
   del g
+  psi = jnp.where(c.first_step, (1.0 - c.alpha * c.beta) * theta, psi)  # the authors' ψ_0
   return _keep_psi(c) * psi + c.learning_rate * (1.0 / c.beta - c.alpha) * _decayed(theta, c)
 
 
@@ -139,10 +150,12 @@ def _step_leaves(
   """Maps one form of the step over the leaves: (updates, new state)."""
 
   def leaf(g, state, theta=None):
+    g = jnp.asarray(g)  # Python scalars too
     compute = jnp.promote_types(jnp.promote_types(g.dtype, state.dtype), jnp.float32)
-    out_dtype = g.dtype if theta is None else theta.dtype
+    # Like Optax's own optimizers: the update is as precise as the gradient and params.
+    out_dtype = g.dtype if theta is None else jnp.promote_types(g.dtype, jnp.asarray(theta).dtype)
     cc = c.cast(compute)
-    g, theta = g.astype(compute), None if theta is None else theta.astype(compute)
+    g, theta = g.astype(compute), None if theta is None else jnp.asarray(theta).astype(compute)
     new_state = next_state(g, state.astype(compute), theta, cc).astype(state.dtype)
     # The update must read the stored new state: were XLA to recompute it from the
     # old state inside the parameter update (it does for bf16), it would have to
@@ -154,38 +167,47 @@ def _step_leaves(
   return unzip_leaves(updates, jax.tree.map(leaf, *trees))
 
 
-def _step_size(learning_rate: optax.ScalarOrSchedule, count: jax.Array) -> Any:
-  return learning_rate(count) if callable(learning_rate) else learning_rate
+def _at(value: optax.ScalarOrSchedule, count: jax.Array) -> Any:
+  """A hyperparameter's value at step ``count`` (schedules are called)."""
+  return value(count) if callable(value) else value
+
+
+def _may_vary(value: Any) -> bool:
+  """Whether a hyperparameter may change between steps: a schedule or any array or tracer."""
+  return callable(value) or not isinstance(value, (int, float))
+
+
+def _is_on(value: Any) -> bool:
+  """An option is off when None or concretely zero: its term is left out of the step."""
+  return value is not None and not _checks.is_static_zero(value)
 
 
 def _inertial_transformation(
   name: str,
-  state_class: Any,
-  init_state: Callable[[optax.Params], optax.Updates],
+  init_fn: Callable[[optax.Params], Any],
+  field: str,
   form: tuple[StateStep, StateStep],
-  coefficients: Callable[[jax.Array], _Coefficients],
+  step: Callable[[Any, Optional[optax.Params]], tuple[_Coefficients, dict[str, Any]]],
   needs_params: Optional[str],
-  state_dtype: Optional[jax.typing.DTypeLike],
 ) -> optax.GradientTransformationExtraArgs:
   """An INDIAN transformation from one form of the step, ``(next state, update from it)``.
 
-  ``needs_params`` says why ``update`` needs the params (None when it does not).
+  ``step(state, params)`` gives the step's coefficients and the state's other new
+  fields; ``needs_params`` says why ``update`` needs the params (None if it does not).
   """
-
-  def init_fn(params: optax.Params) -> Any:
-    return state_class(jnp.zeros([], jnp.int32), init_state(params))
 
   def update_fn(
     updates: optax.Updates, state: Any, params: Optional[optax.Params] = None, **extra_args: Any
   ) -> tuple[optax.Updates, Any]:
     del extra_args
-    count, memory = state
-    _check_gradients(name, updates, memory, same_dtypes=state_dtype is None)
+    memory = getattr(state, field)
+    _check_gradients(name, updates, memory)
     if needs_params and params is None:
       raise ValueError(f"{name}: {needs_params}: call update(updates, state, params).")
-    params = params if needs_params else None
-    new_updates, memory = _step_leaves(*form, coefficients(count), updates, memory, params)
-    return new_updates, state_class(optax.safe_increment(count), memory)
+    coefficients, fields = step(state, params)
+    new_updates, memory = _step_leaves(*form, coefficients, updates, memory, params)
+    count = optax.safe_increment(state.count)
+    return new_updates, state._replace(count=count, **{field: memory}, **fields)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -193,11 +215,11 @@ def _inertial_transformation(
 @_checks.checks_hyperparameters
 def scale_by_indian(
   learning_rate: optax.ScalarOrSchedule,
-  alpha: jax.typing.ArrayLike = 0.5,
-  beta: jax.typing.ArrayLike = 0.1,
+  alpha: optax.ScalarOrSchedule = 0.5,
+  beta: optax.ScalarOrSchedule = 0.1,
   *,
-  weight_decay: jax.typing.ArrayLike = 0.0,
-  decoupled_weight_decay: jax.typing.ArrayLike = 0.0,
+  weight_decay: Optional[jax.typing.ArrayLike] = None,
+  decoupled_weight_decay: Optional[jax.typing.ArrayLike] = None,
   initial_speed: Optional[jax.typing.ArrayLike] = None,
   state_dtype: Optional[jax.typing.DTypeLike] = None,
 ) -> optax.GradientTransformationExtraArgs:
@@ -212,52 +234,59 @@ def scale_by_indian(
     \varphi_{k+1} = (1 - \alpha\gamma_k)\,\varphi_k + \gamma_k\beta(1 - \alpha\beta)\, g_k,
 
   with :math:`u_k = \theta_{k+1} - \theta_k` the returned update and
-  :math:`\varphi_0 = \beta(c - \beta) g_0` (initial velocity :math:`-c\,g_0`). The
-  learning rate lives inside, as in ``optax.contrib.scale_by_madgrad``: the state's
-  recursion depends on it, so scaling the updates afterwards is not INDIAN at a smaller
-  step. :math:`u_k` is written in terms of :math:`\varphi_{k+1}` (dividing by
-  :math:`1 - \alpha\gamma_k`, kept :math:`\sqrt{\epsilon}` away from 0), so a donated step
-  updates the state in place.
+  :math:`\varphi_0 = \beta(c - \beta) g_0`. The learning rate lives inside, as in
+  ``optax.contrib.scale_by_madgrad``: scaling the updates afterwards is not INDIAN at a
+  smaller step. :math:`u_k` is written in terms of :math:`\varphi_{k+1}` (dividing by
+  :math:`1 - \alpha\gamma_k`, kept :math:`\sqrt{\epsilon}` away from 0), so a donated
+  step updates the state in place. When :math:`\alpha\beta` changes, :math:`\varphi` is
+  carried to the new basis, :math:`\varphi \mathrel{+}= (\alpha_k\beta_k -
+  \alpha_{k-1}\beta_{k-1})\theta_k`: that needs the params.
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianState`.
-    Options that are zero or None leave no trace in the compiled step; a weight decay
-    needs ``params`` in ``update``.
   """
-  coupled = not _checks.is_static_zero(weight_decay)
-  decoupled = not _checks.is_static_zero(decoupled_weight_decay)
+  coupled, decoupled = _is_on(weight_decay), _is_on(decoupled_weight_decay)
+  varying = _may_vary(alpha) or _may_vary(beta)
 
-  def coefficients(count: jax.Array) -> _Coefficients:
-    return _Coefficients(
-      _step_size(learning_rate, count),
-      alpha,
-      beta,
+  def init_fn(params: optax.Params) -> IndianState:
+    params = floating_params("scale_by_indian", params)
+    product = jnp.asarray(_at(alpha, 0) * _at(beta, 0), float) if varying else None
+    phi = optax.tree.zeros_like(params, dtype=state_dtype)
+    return IndianState(count=jnp.zeros([], jnp.int32), phi=phi, alpha_beta=product)
+
+  def step(state: IndianState, params: Optional[optax.Params]):
+    a, b = _at(alpha, state.count), _at(beta, state.count)
+    product = jnp.asarray(a * b, float) if varying else None
+    change = None  # constant alpha and beta: no basis to carry phi to
+    if varying and params is not None:
+      change = jnp.where(state.count == 0, 0.0, product - state.alpha_beta)
+    elif varying and (callable(alpha) or callable(beta)):
+      raise ValueError(f"scale_by_indian: {_SCHEDULES_NEED_PARAMS}")
+    c = _Coefficients(
+      _at(learning_rate, state.count), a, b,
       weight_decay=weight_decay if coupled else None,
       decoupled_weight_decay=decoupled_weight_decay if decoupled else None,
-      initial_speed=initial_speed,
-      first_step=count == 0,
-    )
+      initial_speed=initial_speed, first_step=state.count == 0, basis_change=change,
+    )  # fmt: skip
+    return c, {"alpha_beta": product}
 
-  needs_params = None
-  if coupled or decoupled:
-    needs_params = (
-      "weight decay needs the params (a traced weight decay counts as non-zero: under "
-      "optax.inject_hyperparams, name the weight decays in its static_args to run without)"
-    )
-  init_state = lambda params: optax.tree.zeros_like(params, dtype=state_dtype)
+  needs_params = "weight decay needs the params" if coupled or decoupled else None
   form = (_phi_next, _phi_update)
-  return _inertial_transformation(
-    "scale_by_indian", IndianState, init_state, form, coefficients, needs_params, state_dtype
-  )
+  return _inertial_transformation("scale_by_indian", init_fn, "phi", form, step, needs_params)
+
+
+_SCHEDULES_NEED_PARAMS = (
+  "schedules of alpha or beta need the params (phi is carried to each step's alpha*beta)"
+)
 
 
 @_checks.checks_hyperparameters
 def scale_by_indian_psi(
   learning_rate: optax.ScalarOrSchedule,
-  alpha: jax.typing.ArrayLike = 0.1,
-  beta: jax.typing.ArrayLike = 0.9,
+  alpha: optax.ScalarOrSchedule = 0.1,
+  beta: optax.ScalarOrSchedule = 0.9,
   *,
-  decoupled_weight_decay: jax.typing.ArrayLike = 0.0,
+  decoupled_weight_decay: Optional[jax.typing.ArrayLike] = None,
   state_dtype: Optional[jax.typing.DTypeLike] = None,
 ) -> optax.GradientTransformationExtraArgs:
   r"""The INDIAN step kept in the paper's own variable :math:`\psi` (INNAprop's core).
@@ -266,52 +295,56 @@ def scale_by_indian_psi(
 
   .. math::
 
-    \psi_{k+1} = (1 - \tfrac{\gamma_k}{\beta})\psi_k + \gamma_k(\tfrac1\beta - \alpha)\theta_k,
-    \qquad u_k = -\tfrac{\gamma_k}{\beta - \gamma_k}
-        \big(\psi_{k+1} - (1 - \alpha\beta)\theta_k\big) - \gamma_k\beta g_k,
+    \psi_{k+1} = (1 - \tfrac{\gamma_k}{\beta_k})\psi_k + \gamma_k(\tfrac1{\beta_k} - \alpha_k)
+    \theta_k, \qquad u_k = -\tfrac{\gamma_k}{\beta_k - \gamma_k}
+        \big(\psi_{k+1} - (1 - \alpha_k\beta_k)\theta_k\big) - \gamma_k\beta_k g_k,
 
-  from :math:`\psi_0 = (1-\alpha\beta)\theta_0`: the explicit Euler step of
-  :func:`scale_by_indian`. :math:`\psi`'s update reads no gradient, so a rescaling by an
-  earlier transformation fuses into the parameter update alone (two fewer memory passes
-  than :math:`\varphi`); the price is a state that is a near copy of the params, so
-  ``init`` and ``update`` need them.
+  from :math:`\psi_0 = (1-\alpha_0\beta_0)\theta_0`, formed at the first update (``init``
+  is shape-only). :math:`\psi`'s update reads no gradient, so a rescaling by an earlier
+  transformation fuses into the parameter update alone (two fewer memory passes than
+  :math:`\varphi`); :math:`\alpha` and :math:`\beta` may change at no cost. The price is
+  a state that is a near copy of the params, so ``update`` needs them.
 
   Args:
     learning_rate: the step size :math:`\gamma_k`, a float, array or schedule.
-    alpha: viscous damping :math:`\alpha \ge 0`.
-    beta: Newtonian damping :math:`\beta > 0`.
-    decoupled_weight_decay: decoupled weight decay :math:`\lambda \ge 0`.
+    alpha: viscous damping :math:`\alpha \ge 0`, a float, array or schedule.
+    beta: Newtonian damping :math:`\beta > 0`, a float, array or schedule.
+    decoupled_weight_decay: decoupled weight decay :math:`\lambda \ge 0` (None: off).
     state_dtype: dtype of :math:`\psi` (default: the params' dtype).
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianPsiState`.
   """
-  decoupled = not _checks.is_static_zero(decoupled_weight_decay)
-  decay = decoupled_weight_decay if decoupled else None
-  coefficients = lambda count: _Coefficients(
-    _step_size(learning_rate, count), alpha, beta, decoupled_weight_decay=decay
-  )
-  # The authors' initialisation psi_0 = (1 - alpha*beta) theta_0.
-  init_state = lambda params: jax.tree.map(
-    lambda p: (p * (1.0 - alpha * beta)).astype(state_dtype or p.dtype), params
-  )
-  needs_params = (
-    "weight decay needs the params (so does psi)" if decoupled else "psi needs the params"
-  )
+  decay = decoupled_weight_decay if _is_on(decoupled_weight_decay) else None
+
+  def init_fn(params: optax.Params) -> IndianPsiState:
+    params = floating_params("scale_by_indian_psi", params)
+    psi = optax.tree.zeros_like(params, dtype=state_dtype)
+    return IndianPsiState(count=jnp.zeros([], jnp.int32), psi=psi)
+
+  def step(state: IndianPsiState, params: Optional[optax.Params]):
+    count = state.count
+    c = _Coefficients(
+      _at(learning_rate, count), _at(alpha, count), _at(beta, count),
+      decoupled_weight_decay=decay, first_step=count == 0,
+    )  # fmt: skip
+    return c, {}
+
+  needs_params = "weight decay needs the params (so does psi)" if decay is not None else None
   form = (_psi_next, _psi_update)
   return _inertial_transformation(
-    "scale_by_indian_psi", IndianPsiState, init_state, form, coefficients, needs_params, state_dtype
+    "scale_by_indian_psi", init_fn, "psi", form, step, needs_params or "psi needs the params"
   )
 
 
 @_checks.checks_hyperparameters
 def indian(
   learning_rate: optax.ScalarOrSchedule,
-  alpha: jax.typing.ArrayLike = 0.5,
-  beta: jax.typing.ArrayLike = 0.1,
+  alpha: optax.ScalarOrSchedule = 0.5,
+  beta: optax.ScalarOrSchedule = 0.1,
   *,
-  weight_decay: jax.typing.ArrayLike = 0.0,
-  decoupled_weight_decay: jax.typing.ArrayLike = 0.0,
+  weight_decay: Optional[jax.typing.ArrayLike] = None,
+  decoupled_weight_decay: Optional[jax.typing.ArrayLike] = None,
   initial_speed: Optional[jax.typing.ArrayLike] = None,
   state_dtype: Optional[jax.typing.DTypeLike] = None,
 ) -> optax.GradientTransformationExtraArgs:
@@ -327,21 +360,22 @@ def indian(
         - \tfrac1\beta\psi_k - \beta g_k\big], \\
     \psi_{k+1} &= \psi_k + \gamma_k\big[(\tfrac1\beta - \alpha)\theta_k - \tfrac1\beta\psi_k\big],
 
-  carried out exactly by :func:`scale_by_indian` (plain INDIAN needs no params).
+  carried out exactly by :func:`scale_by_indian`, also with :math:`\alpha_k, \beta_k` in
+  place of :math:`\alpha, \beta` (plain INDIAN with constant ones needs no params).
 
   Args:
     learning_rate: the step size :math:`\gamma_k`: float, array or schedule (e.g.
       :func:`power_decay`). Keep :math:`0 < \alpha\gamma_k < 2`, in practice well below 1.
-    alpha: viscous damping :math:`\alpha \ge 0`: high is slow and stable, low fast and
-      may diverge. The authors' default is 0.5.
-    beta: Newtonian (Hessian) damping :math:`\beta > 0`; try powers of ten. Default 0.1.
+    alpha: viscous damping :math:`\alpha \ge 0` (high: slow and stable; low: fast, may
+      diverge; the authors' default 0.5), or a schedule. Changing alpha or beta needs params.
+    beta: Newtonian (Hessian) damping :math:`\beta > 0` (try powers of ten), or a schedule.
     weight_decay: coupled decay :math:`w \ge 0` (INNA's): :math:`\gamma_k w\theta_k` in
-      the :math:`\theta` step only, i.e. :math:`g_k + \tfrac{w}{\beta}\theta_k`. Needs params.
+      the :math:`\theta` step only, i.e. :math:`g_k + \tfrac{w}{\beta}\theta_k`. None: off.
     decoupled_weight_decay: :math:`\lambda \ge 0` (INNAprop's): :math:`\theta_k \leftarrow
-      (1 - \gamma_k\lambda)\theta_k` first, :math:`\psi` untouched. Needs params.
+      (1 - \gamma_k\lambda)\theta_k` first, :math:`\psi` untouched. None: off.
     initial_speed: :math:`c \ge 0`, initial velocity :math:`-c\,g_0` (:math:`g_0` before
       weight decay). None is :math:`c = \beta` (the authors' PyTorch code); 0 starts at rest.
-    state_dtype: dtype of the state (default: the params'); updates keep the params' dtype.
+    state_dtype: dtype of the state (default: the params'). A weight decay needs params.
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianState`.
@@ -349,8 +383,8 @@ def indian(
   Example:
     >>> import jax, jax.numpy as jnp, optax, indian_optax
     >>> f = lambda x: jnp.sum((x - 1.0) ** 2)
-    >>> tx = indian_optax.indian(learning_rate=0.1, alpha=0.5, beta=0.1)
-    >>> params = jnp.zeros(3); state = tx.init(params)
+    >>> tx, params = indian_optax.indian(learning_rate=0.1, alpha=0.5, beta=0.1), jnp.zeros(3)
+    >>> state = tx.init(params)
     >>> for _ in range(300):
     ...   updates, state = tx.update(jax.grad(f)(params), state)
     ...   params = optax.apply_updates(params, updates)
@@ -379,14 +413,11 @@ def _away_from_zero(x: jax.Array) -> jax.Array:
   return jnp.where(x >= 0, jnp.maximum(x, margin), jnp.minimum(x, -margin))
 
 
-def _check_gradients(
-  owner: str, updates: optax.Updates, memory: optax.Updates, same_dtypes: bool
-) -> None:
+def _check_gradients(owner: str, updates: optax.Updates, memory: optax.Updates) -> None:
+  """The gradients have the params' tree and shapes (their dtype may differ: mixed precision)."""
   message = f"{owner}: the gradients must match the params the state was built from"
   chex.assert_trees_all_equal_structs(updates, memory, custom_message=message)
   chex.assert_trees_all_equal_shapes(updates, memory, custom_message=message)
-  if same_dtypes:
-    chex.assert_trees_all_equal_dtypes(updates, memory, custom_message=message)
 
 
 def psi_from_state(
@@ -403,8 +434,8 @@ def psi_from_state(
       state holding exactly one (a chain, ``inject_hyperparams``, ``MultiSteps``,
       INNAprop ...).
     params: the current params :math:`\theta_k`.
-    alpha: the ``alpha`` the optimizer runs with.
-    beta: the ``beta`` the optimizer runs with.
+    alpha: the ``alpha`` the optimizer runs with (its current value).
+    beta: the ``beta`` the optimizer runs with (its current value).
 
   Returns:
     :math:`\psi_k`, a tree like the params, in the params' dtype. Before the first
@@ -425,10 +456,12 @@ def psi_from_state(
     raise ValueError(
       f"psi_from_state: expected exactly one IndianState in the state, found {len(found)}."
     )
-  if isinstance(found[0], IndianPsiState):
-    return jax.tree.map(lambda psi, theta: psi.astype(theta.dtype), found[0].psi, params)
+  state = found[0]
+  if isinstance(state, IndianPsiState):  # psi_0 is formed at the first update
+    start = lambda psi, theta: jnp.where(state.count == 0, (1.0 - alpha * beta) * theta, psi)
+    return jax.tree.map(lambda psi, theta: start(psi, theta).astype(theta.dtype), state.psi, params)
+  # phi is expressed in the basis of the last step's alpha*beta, where it was kept.
+  product = alpha * beta if state.alpha_beta is None else state.alpha_beta
   return jax.tree.map(
-    lambda phi, theta: (phi + (1.0 - alpha * beta) * theta).astype(theta.dtype),
-    found[0].phi,
-    params,
+    lambda phi, theta: (phi + (1.0 - product) * theta).astype(theta.dtype), state.phi, params
   )

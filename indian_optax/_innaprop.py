@@ -9,7 +9,7 @@ import optax
 
 from indian_optax import _checks
 from indian_optax._inertial import scale_by_indian_psi
-from indian_optax._tree_utils import unzip_leaves
+from indian_optax._tree_utils import floating_params, unzip_leaves
 
 
 class ScaleByBiasCorrectedRmsState(NamedTuple):
@@ -35,17 +35,18 @@ def scale_by_bias_corrected_rms(
 
   .. math::
 
-    v_k = \sigma v_{k-1} + (1-\sigma) g_k^2, \quad
+    v_k = \sigma v_{k-1} + (1-\sigma) |g_k|^2, \quad
     \hat v_k = \frac{v_k}{1 - \sigma^k}, \quad
     \hat g_k = \frac{g_k}{\sqrt{\hat v_k} + \epsilon} \qquad (k = 1, 2, \dots)
 
   The same scaling as ``optax.scale_by_rms(sigma, eps, eps_in_sqrt=False,
-  bias_correction=True)``, with a ``state_dtype`` for :math:`v`.
+  bias_correction=True)`` (complex gradients too), with a ``state_dtype`` for :math:`v`
+  (default: the params' real dtype).
 
   Args:
     sigma: the decay :math:`\sigma \in [0, 1)` of the average of squares.
-    eps: :math:`\epsilon \ge 0`, added to the root in the denominator.
-    state_dtype: dtype of :math:`v` (default: the params' dtype).
+    eps: :math:`\epsilon > 0`, added to the root in the denominator.
+    state_dtype: dtype of :math:`v`.
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs` whose updates are
@@ -53,10 +54,10 @@ def scale_by_bias_corrected_rms(
   """
 
   def init_fn(params: optax.Params) -> ScaleByBiasCorrectedRmsState:
-    return ScaleByBiasCorrectedRmsState(
-      count=jnp.zeros([], jnp.int32),
-      nu=optax.tree.zeros_like(params, dtype=state_dtype),
-    )
+    params = floating_params("scale_by_bias_corrected_rms", params)
+    # v averages |g|^2: real, also for complex params.
+    nu = lambda p: jnp.zeros_like(p, dtype=state_dtype or jnp.finfo(p.dtype).dtype)
+    return ScaleByBiasCorrectedRmsState(count=jnp.zeros([], jnp.int32), nu=jax.tree.map(nu, params))
 
   def update_fn(
     updates: optax.Updates,
@@ -68,12 +69,14 @@ def scale_by_bias_corrected_rms(
     count = optax.safe_increment(state.count)
 
     def leaf_step(g, nu):
+      g = jnp.asarray(g)
       compute = jnp.promote_types(jnp.promote_types(g.dtype, nu.dtype), jnp.float32)
-      s = jnp.asarray(sigma, compute)
-      g_c = g.astype(compute)
-      new_nu = (s * nu.astype(compute) + (1.0 - s) * g_c * g_c).astype(nu.dtype)
-      nu_hat = new_nu.astype(compute) / (1.0 - s**count)
-      scaled = g_c / (jnp.sqrt(nu_hat) + jnp.asarray(eps, compute))
+      real = jnp.finfo(compute).dtype
+      s, g_c = jnp.asarray(sigma, real), g.astype(compute)
+      square = jnp.real(g_c * jnp.conj(g_c))  # |g|^2, as optax.scale_by_rms
+      new_nu = (s * nu.astype(real) + (1.0 - s) * square).astype(nu.dtype)
+      nu_hat = new_nu.astype(real) / (1.0 - s**count)
+      scaled = g_c / (jnp.sqrt(nu_hat) + jnp.asarray(eps, real))
       return scaled.astype(g.dtype), new_nu
 
     steps = jax.tree.map(leaf_step, updates, state.nu)
@@ -86,11 +89,11 @@ def scale_by_bias_corrected_rms(
 @_checks.checks_hyperparameters
 def innaprop(
   learning_rate: optax.ScalarOrSchedule,
-  alpha: jax.typing.ArrayLike = 0.1,
-  beta: jax.typing.ArrayLike = 0.9,
+  alpha: optax.ScalarOrSchedule = 0.1,
+  beta: optax.ScalarOrSchedule = 0.9,
   sigma: jax.typing.ArrayLike = 0.999,
   eps: jax.typing.ArrayLike = 1e-8,
-  weight_decay: jax.typing.ArrayLike = 0.01,
+  weight_decay: Optional[jax.typing.ArrayLike] = 0.01,
   *,
   state_dtype: Optional[jax.typing.DTypeLike] = None,
 ) -> optax.GradientTransformationExtraArgs:
@@ -113,11 +116,11 @@ def innaprop(
 
   Args:
     learning_rate: the step size :math:`\gamma_k`, a float, array or schedule.
-    alpha: viscous damping :math:`\alpha \ge 0`.
-    beta: Newtonian damping :math:`\beta > 0`.
+    alpha: viscous damping :math:`\alpha \ge 0`, a float, array or schedule.
+    beta: Newtonian damping :math:`\beta > 0`, a float, array or schedule.
     sigma: decay :math:`\sigma \in [0, 1)` of the average of squared gradients.
-    eps: :math:`\epsilon \ge 0` in the scaling's denominator.
-    weight_decay: decoupled weight decay :math:`\lambda \ge 0`.
+    eps: :math:`\epsilon > 0` in the scaling's denominator.
+    weight_decay: decoupled weight decay :math:`\lambda \ge 0` (None or 0: off).
     state_dtype: dtype of both state buffers (default: the params' dtype).
 
   Returns:
