@@ -103,7 +103,7 @@ def _with_coupled_decay(g: jax.Array, theta: jax.Array, c: _Coefficients) -> jax
 
 def _phi_next(g, phi, theta, c: _Coefficients) -> jax.Array:
   """φ_{k+1} = (1 − αγ) φ_k + γβ(1 − αβ) g_k, after the basis, start and decay terms."""
-  if c.basis_change is not None:  # φ read in the basis of this step's αβ (ALGORITHM.md s.6)
+  if c.basis_change is not None:  # φ read in the basis of this step's αβ
     phi = phi + c.basis_change * theta
   if c.initial_speed is not None:  # φ_0 = β(c − β) g_0, with g_0 before any weight decay
     phi = phi + jnp.where(c.first_step, c.beta * (c.initial_speed - c.beta) * g, 0.0)
@@ -156,18 +156,15 @@ def _step_leaves(
     out_dtype = g.dtype if theta is None else jnp.promote_types(g.dtype, jnp.asarray(theta).dtype)
     cc = c.cast(compute)
     g, theta = g.astype(compute), None if theta is None else jnp.asarray(theta).astype(compute)
+    # The update reads the stored new state, so XLA can overwrite the old one in place.
     new_state = next_state(g, state.astype(compute), theta, cc).astype(state.dtype)
-    # The update must read the stored new state: were XLA to recompute it from the
-    # old state inside the parameter update (it does for bf16), it would have to
-    # copy the old state before overwriting it in place.
-    new_state = jax.lax.optimization_barrier(new_state)
     return update_from(g, new_state.astype(compute), theta, cc).astype(out_dtype), new_state
 
   trees = (updates, memory) if params is None else (updates, memory, params)
   return unzip_leaves(updates, jax.tree.map(leaf, *trees))
 
 
-def _at(value: optax.ScalarOrSchedule, count: jax.Array) -> Any:
+def _at(value: optax.ScalarOrSchedule, count: Any) -> Any:
   """A hyperparameter's value at step ``count`` (schedules are called)."""
   return value(count) if callable(value) else value
 
@@ -233,17 +230,15 @@ def scale_by_indian(
     u_k = -\gamma_k\big(\tfrac1\beta\varphi_k + \beta g_k\big), \qquad
     \varphi_{k+1} = (1 - \alpha\gamma_k)\,\varphi_k + \gamma_k\beta(1 - \alpha\beta)\, g_k,
 
-  with :math:`u_k = \theta_{k+1} - \theta_k` the returned update and
-  :math:`\varphi_0 = \beta(c - \beta) g_0`. The learning rate lives inside, as in
-  ``optax.contrib.scale_by_madgrad``: scaling the updates afterwards is not INDIAN at a
-  smaller step. :math:`u_k` is written in terms of :math:`\varphi_{k+1}` (dividing by
-  :math:`1 - \alpha\gamma_k`, kept :math:`\sqrt{\epsilon}` away from 0), so a donated
-  step updates the state in place. When :math:`\alpha\beta` changes, :math:`\varphi` is
-  carried to the new basis, :math:`\varphi \mathrel{+}= (\alpha_k\beta_k -
-  \alpha_{k-1}\beta_{k-1})\theta_k`: that needs the params.
+  with :math:`u_k = \theta_{k+1} - \theta_k` and :math:`\varphi_0 = \beta(c - \beta) g_0`. The
+  learning rate lives inside, as in ``optax.contrib.scale_by_madgrad``: scaling the updates
+  afterwards is not INDIAN at a smaller step. :math:`u_k` is written in terms of
+  :math:`\varphi_{k+1}` (dividing by :math:`1 - \alpha\gamma_k`, kept :math:`\sqrt{\epsilon}`
+  away from 0), so a donated step updates the state in place. When :math:`\alpha\beta`
+  changes, :math:`\varphi` is carried to the new basis, :math:`\varphi \mathrel{+}=
+  (\alpha_k\beta_k - \alpha_{k-1}\beta_{k-1})\theta_k`: that needs the params.
 
-  Returns:
-    An :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianState`.
+  Returns: an :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianState`.
   """
   coupled, decoupled = _is_on(weight_decay), _is_on(decoupled_weight_decay)
   varying = _may_vary(alpha) or _may_vary(beta)
@@ -256,12 +251,14 @@ def scale_by_indian(
 
   def step(state: IndianState, params: Optional[optax.Params]):
     a, b = _at(alpha, state.count), _at(beta, state.count)
-    product = jnp.asarray(a * b, float) if varying else None
-    change = None  # constant alpha and beta: no basis to carry phi to
-    if varying and params is not None:
-      change = jnp.where(state.count == 0, 0.0, product - state.alpha_beta)
-    elif varying and (callable(alpha) or callable(beta)):
-      raise ValueError(f"scale_by_indian: {_SCHEDULES_NEED_PARAMS}")
+    product, change = None, None  # constant alpha and beta: no basis to carry phi to
+    if varying:
+      product = jnp.asarray(a * b, float)
+      if params is not None:
+        previous = product if state.alpha_beta is None else state.alpha_beta
+        change = jnp.where(state.count == 0, 0.0, product - previous)
+      elif callable(alpha) or callable(beta):
+        raise ValueError(f"scale_by_indian: {_SCHEDULES_NEED_PARAMS}")
     c = _Coefficients(
       _at(learning_rate, state.count), a, b,
       weight_decay=weight_decay if coupled else None,
@@ -373,8 +370,7 @@ def indian(
       the :math:`\theta` step only, i.e. :math:`g_k + \tfrac{w}{\beta}\theta_k`. None: off.
     decoupled_weight_decay: :math:`\lambda \ge 0` (INNAprop's): :math:`\theta_k \leftarrow
       (1 - \gamma_k\lambda)\theta_k` first, :math:`\psi` untouched. None: off.
-    initial_speed: :math:`c \ge 0`, initial velocity :math:`-c\,g_0` (:math:`g_0` before
-      weight decay). None is :math:`c = \beta` (the authors' PyTorch code); 0 starts at rest.
+    initial_speed: :math:`c \ge 0`, initial velocity :math:`-c\,g_0` (None: :math:`c = \beta`).
     state_dtype: dtype of the state (default: the params'). A weight decay needs params.
 
   Returns:
@@ -384,9 +380,9 @@ def indian(
     >>> import jax, jax.numpy as jnp, optax, indian_optax
     >>> f = lambda x: jnp.sum((x - 1.0) ** 2)
     >>> tx, params = indian_optax.indian(learning_rate=0.1, alpha=0.5, beta=0.1), jnp.zeros(3)
-    >>> state = tx.init(params)
+    >>> state = tx.init(params); update = jax.jit(tx.update)
     >>> for _ in range(300):
-    ...   updates, state = tx.update(jax.grad(f)(params), state)
+    ...   updates, state = update(jax.grad(f)(params), state)
     ...   params = optax.apply_updates(params, updates)
     >>> print(jnp.round(params, 3))
     [1. 1. 1.]

@@ -142,8 +142,7 @@ def innaprop(
     Bolte, Boustany, Pauwels, Purica, `A second-order-like optimizer with adaptive gradient
     scaling for deep learning <https://arxiv.org/abs/2410.05871>`_, 2024.
   """
-  inertial = dict(decoupled_weight_decay=weight_decay, state_dtype=state_dtype)
-  return optax.chain(
-    scale_by_bias_corrected_rms(sigma, eps, state_dtype=state_dtype),
-    scale_by_indian_psi(learning_rate, alpha, beta, **inertial),
+  inertial = scale_by_indian_psi(
+    learning_rate, alpha, beta, decoupled_weight_decay=weight_decay, state_dtype=state_dtype
   )
+  return optax.chain(scale_by_bias_corrected_rms(sigma, eps, state_dtype=state_dtype), inertial)

@@ -24,26 +24,55 @@ def indian_reference(
   psi_0 = (1 - alpha beta) theta_0 - beta^2 g_0 + beta c g_0 gives the initial
   velocity -c g_0 (c = beta: the authors' PyTorch code). Coupled weight decay
   (INNA): gamma w theta is subtracted in the theta step only. Decoupled decay
-  (INNAprop's order): theta <- (1 - gamma lambda) theta before the step.
+  (INNAprop's order): theta <- (1 - gamma lambda) theta before the step. alpha and
+  beta may be sequences, one value per step (the recursion with alpha_k, beta_k).
   """
   theta = np.array(theta0, dtype=np.float64)
   psi = None
   trajectory = []
-  for gamma in step_sizes:
+  for k, gamma in enumerate(step_sizes):
+    a, b = _at(alpha, k), _at(beta, k)
     g = np.asarray(grad_fn(theta), dtype=np.float64)
     if psi is None:
-      c = beta if initial_speed is None else initial_speed
-      psi = (1 - alpha * beta) * theta - beta**2 * g + beta * c * g
+      c = b if initial_speed is None else initial_speed
+      psi = (1 - a * b) * theta - b**2 * g + b * c * g
     theta = (1 - gamma * decoupled_weight_decay) * theta
     new_theta = (
-      theta
-      + gamma * ((1 / beta - alpha) * theta - psi / beta - beta * g)
-      - gamma * weight_decay * theta
+      theta + gamma * ((1 / b - a) * theta - psi / b - b * g) - gamma * weight_decay * theta
     )
-    psi = psi + gamma * ((1 / beta - alpha) * theta - psi / beta)
+    psi = psi + gamma * ((1 / b - a) * theta - psi / b)
     theta = new_theta
     trajectory.append(theta.copy())
   return np.array(trajectory)
+
+
+def _at(value, k):
+  return value[k] if np.ndim(value) else value
+
+
+def rms_scaled(grad_fn, sigma, eps):
+  """grad_fn followed by bias-corrected RMS scaling, g / (sqrt(v / (1 - sigma^k)) + eps).
+
+  Stateful: call it once per step, as the INDIAN reference does.
+  """
+  state = {"v": 0.0, "k": 0}
+
+  def scaled(theta):
+    g = np.asarray(grad_fn(theta), dtype=np.float64)
+    state["k"] += 1
+    state["v"] = sigma * state["v"] + (1 - sigma) * g * g
+    return g / (np.sqrt(state["v"] / (1 - sigma ** state["k"])) + eps)
+
+  return scaled
+
+
+def cosine(start, end, steps, steps_per_epoch):
+  """The INNAprop authors' per-epoch cosine from start to end (adjust_alpha_cosine), per step."""
+  epochs = steps // steps_per_epoch
+  return [
+    end + (start - end) * 0.5 * (1 + np.cos(np.pi * (k // steps_per_epoch) / epochs))
+    for k in range(steps)
+  ]
 
 
 def innaprop_reference(grad_fn, theta0, step_sizes, alpha, beta, sigma, eps, weight_decay):

@@ -1,4 +1,4 @@
-"""The compiled, donated step updates the state in place: no state-sized copy (ALGORITHM.md s.5)."""
+"""The compiled, donated step updates the state in place: no state-sized copy (docs: algorithm)."""
 
 import jax.numpy as jnp
 import optax

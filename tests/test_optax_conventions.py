@@ -1,4 +1,4 @@
-"""The Optax conventions every optimizer here honours (CONVENTIONS.md, families 3-7 and 9)."""
+"""The Optax conventions every optimizer here honours: inject_hyperparams, dtypes, wrappers, vmap."""
 
 import functools
 

@@ -46,6 +46,16 @@ def check(mesh, name, tx):
   new_params, new_state = step(params, tx.init(params))
   for key in params:
     assert new_params[key].sharding.is_equivalent_to(params[key].sharding, params[key].ndim)
+  if mesh.axis_types[0] == AxisType.Explicit:
+    # Through update and jit, and from abstract params that carry their sharding.
+    abstract = {
+      k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=v.sharding) for k, v in params.items()
+    }
+    for how, state in {"update": new_state, "abstract": tx.init(abstract)}.items():
+      for path, leaf in jax.tree_util.tree_leaves_with_path(state):
+        if leaf.ndim:
+          expected = params[path[-1].key].sharding
+          assert leaf.sharding.is_equivalent_to(expected, leaf.ndim), (name, how, leaf.sharding)
 
 
 assert jax.device_count() == 8, jax.devices()
