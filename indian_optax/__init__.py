@@ -10,6 +10,7 @@ loaded on first use so that ``import indian_optax`` stays light.
 from typing import Any
 
 from indian_optax import diagnostics
+from indian_optax._checks import HyperparameterError
 from indian_optax._inertial import (
   IndianPsiState,
   IndianState,
@@ -25,7 +26,7 @@ from indian_optax._innaprop import (
 )
 from indian_optax._schedules import power_decay
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _FROM_APP = ("SweepResult", "grid_points", "sweep")
 
@@ -40,6 +41,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+  "HyperparameterError",
   "IndianPsiState",
   "IndianState",
   "ScaleByBiasCorrectedRmsState",

@@ -32,7 +32,7 @@ def compiled_step_text(tx: optax.GradientTransformation, params: optax.Params) -
 
   abstract_state = jax.eval_shape(tx.init, params)
   lowered = jax.jit(step, donate_argnums=(0, 1)).lower(params, abstract_state, params)
-  return lowered.compile().as_text()
+  return lowered.compile().as_text() or ""
 
 
 def count_state_sized_copies(tx: optax.GradientTransformation, params: optax.Params) -> int:

@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
+import functools
 import math
 import pathlib
 import re
@@ -152,7 +153,7 @@ def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
   add("--beta", help=f"comma list (default: {per_optimizer(beta)})")
   add("--lr", help=f"comma list (default: {per_optimizer({n: f'{lr[n]:g}' for n in grids})})")
   add("--sigma", help=f"innaprop only: comma list (default: {default('innaprop', 'sigma'):g})")
-  decays = {n: f"{default(n, 'weight_decay'):g}" for n in grids}
+  decays = {n: _listed([default(n, "weight_decay") or 0.0]) for n in grids}
   add("--weight-decay", help=f"one value (default: {per_optimizer(decays)})")
   add("--seeds", type=_positive_int, default=1, help="seeds per grid point (default: 1)")
 
@@ -352,7 +353,8 @@ def _run(args: argparse.Namespace) -> int:
           print(summary.render(previous, [], note="already complete: nothing to resume"))
           return 0
       else:
-        previous = _clear_previous(args, folder, document)
+        _clear_previous(args, folder, document)
+        previous = None
       return _train_and_save(args, folder, previous)
   except run_folder.FolderError as error:
     raise UsageError(f"--out: {error}") from None
@@ -404,7 +406,6 @@ def _clear_previous(
       "choose another folder, pass --force to replace them or --resume to continue them"
     )
   run_folder.remove(existing)
-  return None
 
 
 def _loaded(document: Optional[dict]) -> Optional[SweepResult]:
@@ -583,9 +584,7 @@ def _figures(result: SweepResult) -> dict[str, Callable[[pathlib.Path], Any]]:
     for metric in metrics:
       name = f"heatmap_{metric.removeprefix('final_')}.png"
       label = f"{result.optimizers[0]}: {metric.replace('_', ' ')} ({title})"
-      figures[name] = lambda path, metric=metric, label=label: plots.heatmap(
-        result, path, metric=metric, title=label
-      )
+      figures[name] = functools.partial(_heatmap, result, metric=metric, title=label)
   if info.get("command") == "compare":
     settings, what = result.chosen_settings(), "each optimizer's chosen setting"
   else:
@@ -594,6 +593,10 @@ def _figures(result: SweepResult) -> dict[str, Callable[[pathlib.Path], Any]]:
     result, settings, path, title=f"mean over seeds, {what}: {title}"
   )
   return figures
+
+
+def _heatmap(result: SweepResult, path: pathlib.Path, *, metric: str, title: str) -> None:
+  plots.heatmap(result, path, metric=metric, title=title)
 
 
 def _draw(result: SweepResult, folder: pathlib.Path) -> list[pathlib.Path]:

@@ -78,6 +78,7 @@ def make_model(
   Raises:
     ValueError: unknown model name, or a CNN on inputs without a spatial axis.
   """
+  build: Callable[[nnx.Rngs], nnx.Module]
   if name == "mlp":
     in_features = int(jnp.prod(jnp.asarray(sample_shape)))
     build = lambda rngs: MLP(in_features, num_classes, hidden=hidden, rngs=rngs)

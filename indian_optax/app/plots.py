@@ -1,6 +1,7 @@
 """PNG plots of sweep results (matplotlib, no display needed), all read from a SweepResult."""
 
 import pathlib
+import typing
 from collections.abc import Sequence
 from typing import Optional
 
@@ -74,7 +75,7 @@ def heatmap(
   values = np.array([[np.nan if s is None else s.mean[metric] for s in row] for row in cells])
   if ax is None:
     ax = Figure(figsize=(1.1 * len(column_values) + 2.5, 0.9 * len(row_values) + 1.8)).subplots()
-  fig = ax.get_figure()
+  fig = typing.cast(Figure, ax.get_figure())
   finite = values[np.isfinite(values)]
   norm = Normalize(*(finite.min(), finite.max())) if finite.size else Normalize(0, 1)
   # Bright colours mean good: high accuracy, low loss.

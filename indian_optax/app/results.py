@@ -104,7 +104,7 @@ class SweepResult:
     runs, epochs = np.shape(self.train_loss) if len(self.configs) else (0, 0)
     if self.epochs_trained is None:
       object.__setattr__(self, "epochs_trained", np.full(runs, epochs, dtype=int))
-    sizes = {len(self.configs), len(self.diverged_at), len(self.epochs_trained)}
+    sizes = {len(self.configs), len(self.diverged_at), len(np.asarray(self.epochs_trained))}
     sizes |= {len(getattr(self, k)) for k in ("val_accuracy", "test_accuracy", "final_train_loss")}
     if sizes != {runs}:
       raise ValueError(f"SweepResult: every field needs one row per run ({len(self.configs)})")
@@ -301,7 +301,7 @@ class SweepResult:
     keys = list(dict.fromkeys(k for c in self.configs for k in c))
     runs = []
     for i, config in enumerate(self.configs):
-      trained = int(self.epochs_trained[i])
+      trained = int(np.asarray(self.epochs_trained)[i])
       run = {k: config.get(k) for k in keys}
       run |= {
         "diverged_at": self.diverged_at[i],

@@ -148,8 +148,8 @@ class Placement:
   def split(self, array: np.ndarray) -> jax.Array:
     """Places a ``[configs, ...]`` array, its first axis spread over the devices."""
     # float becomes the default float type (float32 unless jax_enable_x64).
-    array = jnp.asarray(array, dtype=float if array.dtype.kind == "f" else array.dtype)
-    return array if self.configs is None else jax.device_put(array, self.configs)
+    placed = jnp.asarray(array, dtype=float if array.dtype.kind == "f" else array.dtype)
+    return placed if self.configs is None else jax.device_put(placed, self.configs)
 
   def replicated(self, array: Any) -> jax.Array:
     """Places an array on every device."""
