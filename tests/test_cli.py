@@ -345,6 +345,7 @@ BAD_INPUT = [
   (["sweep", "--val-fraction", "0"], "--val-fraction: 0 leaves no validation split"),
   (["sweep", "--select", "test_accuracy"], "--select: invalid choice: 'test_accuracy'"),
   (["sweep", "--force", "--resume"], "--force and --resume exclude each other"),
+  (["sweep", "--resume"], "holds no results to resume"),
   (["sweep", "--dataset", "cifar"], "--dataset: unknown data set 'cifar'"),
   (["sweep", "--dataset", "missing.npz"], "--dataset: data file 'missing.npz' does not exist"),
   (["sweep", "--dataset", "{folder}"], "is a directory: give the path of an .npz file"),

@@ -1,4 +1,4 @@
-"""The Optax conventions every optimizer here honours: inject_hyperparams, dtypes, wrappers, vmap."""
+"""The Optax conventions every optimizer here honours: inject_hyperparams, dtypes, wrappers."""
 
 import functools
 

@@ -343,6 +343,8 @@ def _run(args: argparse.Namespace) -> int:
   """sweep, compare or train: checks everything it can, then the folder, then trains."""
   if args.force and args.resume:
     raise UsageError("--force and --resume exclude each other")
+  if args.resume and not args.out:
+    raise UsageError("--resume: name the folder to continue with --out DIR")
   folder, created = _prepared_folder(args)
   try:
     with run_folder.locked(folder):
