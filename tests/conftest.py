@@ -2,6 +2,12 @@ import jax
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def no_compile_cache_in_process(monkeypatch):
+  """In-process CLI runs leave JAX's compilation cache off (its own test turns it on)."""
+  monkeypatch.setenv("INDIAN_OPTAX_COMPILE_CACHE", "off")
+
+
 @pytest.fixture
 def float64():
   """Runs a test with float64 enabled, restoring the previous setting afterwards."""

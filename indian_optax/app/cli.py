@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import functools
 import math
+import os
 import pathlib
 import re
 import signal
@@ -18,19 +19,22 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, Optional
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
 from indian_optax import _checks
 from indian_optax.app import data as datasets
 from indian_optax.app import models, optimizers, plots, run_folder, summary
+from indian_optax.app.halving import planned_epochs, rung_epochs
 from indian_optax.app.results import RESULTS_CSV, RESULTS_JSON, SELECTIONS, SweepResult
 from indian_optax.app.sweep import EpochProgress, sweep
 
 PROG = "indian-optax"
 _OPTION_OF = {"learning_rate": "--lr", "weight_decay": "--weight-decay"}
 """Hyperparameter -> its command-line option, where the names differ."""
-_NOT_RECORDED = {"command", "out", "force", "resume", "argv"}
+_NOT_RECORDED = {"command", "out", "force", "resume", "argv", "compile_cache", "no_compile_cache"}
+_CACHE_ENV = "INDIAN_OPTAX_COMPILE_CACHE"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -74,6 +78,16 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
     return value
 
   return parse
+
+
+def _eta(text: str) -> float:
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+  if not (math.isfinite(value) and value > 1):
+    raise argparse.ArgumentTypeError(f"must be > 1, got {text}")
+  return value
 
 
 def _fraction(text: str) -> float:
@@ -132,6 +146,9 @@ def _common_options() -> argparse.ArgumentParser:
     action="store_true",
     help="continue the interrupted command whose results are in --out",
   )
+  cache_help = f"JAX's persistent compilation cache (default: ${_CACHE_ENV} or "
+  add("--compile-cache", metavar="DIR", help=cache_help + "~/.cache/indian-optax/jax)")
+  add("--no-compile-cache", action="store_true", help="compile everything anew")
   return common
 
 
@@ -156,6 +173,10 @@ def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
   decays = {n: _listed([default(n, "weight_decay") or 0.0]) for n in grids}
   add("--weight-decay", help=f"one value (default: {per_optimizer(decays)})")
   add("--seeds", type=_positive_int, default=1, help="seeds per grid point (default: 1)")
+  add("--halving", type=_eta, help="successive halving: keep the best 1/ETA of the settings at "
+      "each rung (e.g. 3; default: train every setting to the end)")  # fmt: skip
+  add("--rungs", help="with --halving: comma list of the epochs to cut after "
+      "(default: epochs / ETA^k, k = 1, 2 ...)")  # fmt: skip
 
 
 def _add_compare(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -346,6 +367,7 @@ def _run(args: argparse.Namespace) -> int:
   if args.resume and not args.out:
     raise UsageError("--resume: name the folder to continue with --out DIR")
   folder, created = _prepared_folder(args)
+  _use_compile_cache(args)
   try:
     with run_folder.locked(folder):
       document = run_folder.previous_document(folder)
@@ -366,10 +388,35 @@ def _run(args: argparse.Namespace) -> int:
     raise
 
 
+def _use_compile_cache(args: argparse.Namespace) -> None:
+  """Turns on JAX's persistent compilation cache for this command (not for library users).
+
+  ``--no-compile-cache`` or ``$INDIAN_OPTAX_COMPILE_CACHE=off`` turns it off; a folder
+  named by the option must be usable, the default one is skipped when it is not.
+  """
+  setting = os.environ.get(_CACHE_ENV, "")
+  if args.no_compile_cache or setting.lower() == "off":
+    return
+  named = args.compile_cache or setting
+  default = pathlib.Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "indian-optax" / "jax"
+  folder = pathlib.Path(named or default).expanduser()
+  try:
+    folder.mkdir(parents=True, exist_ok=True)
+  except OSError as error:
+    if named:
+      raise UsageError(f"--compile-cache: cannot use {str(folder)!r}: {error.strerror}") from None
+    return
+  jax.config.update("jax_compilation_cache_dir", str(folder))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def _prepared_folder(args: argparse.Namespace) -> tuple[pathlib.Path, bool]:
   """Checks the arguments that need no data, then resolves, creates and write-tests --out."""
   plans = _PLANS[args.command](args)
   _check_plan(plans)
+  if _halving(args) and args.resume:
+    raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
   last_seed = args.seed + getattr(args, "seeds", 1) - 1
   if last_seed >= 2**32:
     raise UsageError(f"--seed: the last seed, {last_seed}, must be < 2**32 (seeds are 32-bit)")
@@ -437,6 +484,8 @@ def _resumed(args: argparse.Namespace, folder: pathlib.Path, document: Optional[
         "--resume needs the arguments of the interrupted command"
       )
     setattr(args, dest, old)
+  if getattr(args, "halving", None) is not None:
+    raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
   return previous
 
 
@@ -450,7 +499,7 @@ def _given_options(command: str, argv: list[str]) -> set[str]:
 
 def _canonical(dest: str, value: Any) -> Any:
   """A recorded option in comparable form: comma lists as tuples of numbers."""
-  if isinstance(value, str) and dest in ("alpha", "beta", "lr", "sigma", "weight_decay"):
+  if isinstance(value, str) and dest in ("alpha", "beta", "lr", "sigma", "weight_decay", "rungs"):
     try:
       return tuple(float(v) for v in value.split(","))
     except ValueError:
@@ -476,6 +525,8 @@ def _train_and_save(
     "options": {k: v for k, v in vars(args).items() if k not in _NOT_RECORDED},
     "files": [RESULTS_JSON, RESULTS_CSV],
   }
+  if _halving(args):
+    info["halving"] = {"eta": args.halving, "rungs": _halving(args)["rungs"]}
   finished: list[SweepResult] = []
 
   def save(partial: SweepResult) -> None:
@@ -534,7 +585,22 @@ def _run_plan(plan, args, dataset, model, before, report, save) -> SweepResult:
     on_epoch=report,
     on_chunk=save,
     resume_from=before if before is not None and before.configs else None,
+    **_halving(args),
   )
+
+
+def _halving(args: argparse.Namespace) -> dict[str, Any]:
+  """The sweep's halving arguments (none for plain sweeps), checked: one line on a mistake."""
+  eta, rungs = getattr(args, "halving", None), getattr(args, "rungs", None)
+  if eta is None:
+    if rungs is not None:
+      raise UsageError("--rungs: only with --halving")
+    return {}
+  epochs = None if rungs is None else [int(v) for v in _values("--rungs", rungs)]
+  try:
+    return {"halving": eta, "rungs": rung_epochs(args.epochs, eta, epochs)}
+  except ValueError as error:
+    raise UsageError(f"--rungs: {str(error).removeprefix('sweep: ')}") from None
 
 
 class _Progress:
@@ -543,10 +609,14 @@ class _Progress:
   def __init__(
     self, plans: list[_Sweep], args: argparse.Namespace, previous: Optional[SweepResult]
   ):
-    seeds = getattr(args, "seeds", 1)
+    seeds, halving = getattr(args, "seeds", 1), _halving(args)
     runs = [math.prod(len(v) for v in p.grid.values()) * seeds for p in plans]
     chunk = args.chunk
     self.total = sum(math.ceil(r / (chunk or r)) for r in runs) * args.epochs
+    if halving:
+      settings = [r // seeds for r in runs]
+      epochs, rungs, eta = args.epochs, halving["rungs"], halving["halving"]
+      self.total = sum(planned_epochs(n, seeds, epochs, rungs, eta, chunk) for n in settings)
     done = len(previous.configs) if previous is not None else 0
     self.initial = math.ceil(done / (chunk or max(runs))) * args.epochs if done else 0
     self.bar: Any = None

@@ -16,7 +16,7 @@ from indian_optax.app.results import Setting, SweepResult
 # Figures are built with matplotlib's object API, not pyplot: writing a PNG needs no
 # display and leaves the caller's backend (a notebook's inline one, say) untouched.
 
-_DIVERGED_FACE = "#d9d9d9"
+_MASKED_FACE = "#d9d9d9"
 
 
 def grid_table(
@@ -52,17 +52,16 @@ def heatmap(
 ) -> Figure:
   """A heatmap of a final metric over two hyperparameters.
 
-  Each cell shows the mean over seeds of its best setting (by the sweep's selection,
-  over every other hyperparameter). A diverged cell is grey, hatched and labelled; the
-  colour bar spans the finite cells only (none when every cell diverged).
+  Each cell shows the mean over seeds of its best setting (by the sweep's selection, over
+  the other hyperparameters). Diverged cells are grey, hatched and labelled, cells stopped by
+  halving grey; the colour bar spans the finite cells only.
 
   Args:
     result: a :class:`~indian_optax.app.SweepResult`.
     path: where to write a PNG (optional).
     metric: ``final_val_accuracy``, ``final_test_accuracy`` or
       ``final_train_loss`` (default: the sweep's selection metric).
-    rows: the hyperparameter along the vertical axis.
-    columns: the hyperparameter along the horizontal axis.
+    rows, columns: the hyperparameters along the vertical and horizontal axes.
     title: the title (default: the metric).
     ax: matplotlib axes to draw on (default: a new figure).
 
@@ -72,7 +71,8 @@ def heatmap(
   metric = metric or f"final_{result.selection}"
   maximise = metric.endswith("accuracy")
   row_values, column_values, cells = grid_table(result, rows, columns)
-  values = np.array([[np.nan if s is None else s.mean[metric] for s in row] for row in cells])
+  shown = lambda s: np.nan if s is None or not s.trained_to_end else s.mean[metric]
+  values = np.array([[shown(s) for s in row] for row in cells])
   if ax is None:
     ax = Figure(figsize=(1.1 * len(column_values) + 2.5, 0.9 * len(row_values) + 1.8)).subplots()
   fig = typing.cast(Figure, ax.get_figure())
@@ -106,10 +106,12 @@ def _label_cell(ax, image, i, j, value, setting, maximise) -> None:
   """Writes a cell's value in a colour that contrasts with it; marks diverged cells."""
   if setting is None:
     return
-  if not np.isfinite(value):
-    ax.add_patch(_diverged_patch(j, i))
+  if not np.isfinite(value):  # diverged, or stopped early by successive halving
+    stopped = not setting.trained_to_end and not setting.diverged
+    ax.add_patch(_masked_patch(j, i, hatch="" if stopped else "///"))
     box = {"facecolor": "white", "edgecolor": "none", "pad": 1.5}
-    ax.text(j, i, "diverged", ha="center", va="center", color="k", fontsize=8, bbox=box)
+    label = "stopped" if stopped else "diverged"
+    ax.text(j, i, label, ha="center", va="center", color="k", fontsize=8, bbox=box)
     return
   red, green, blue, _ = image.cmap(image.norm(value))
   luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
@@ -117,9 +119,9 @@ def _label_cell(ax, image, i, j, value, setting, maximise) -> None:
   ax.text(j, i, text, ha="center", va="center", color="k" if luminance > 0.5 else "w", fontsize=8)
 
 
-def _diverged_patch(x: float, y: float) -> Rectangle:
+def _masked_patch(x: float, y: float, hatch: str) -> Rectangle:
   return Rectangle(
-    (x - 0.5, y - 0.5), 1, 1, facecolor=_DIVERGED_FACE, edgecolor="#7f7f7f", hatch="///", lw=0
+    (x - 0.5, y - 0.5), 1, 1, facecolor=_MASKED_FACE, edgecolor="#7f7f7f", hatch=hatch, lw=0
   )
 
 

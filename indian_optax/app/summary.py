@@ -5,6 +5,8 @@ import pathlib
 from collections.abc import Sequence
 from typing import Optional
 
+import numpy as np
+
 from indian_optax.app.results import SELECTIONS, Setting, SweepResult
 
 _SHORT = {"learning_rate": "lr"}
@@ -24,6 +26,8 @@ def _table(result: SweepResult, settings: Sequence[Setting]) -> list[str]:
   named = any("optimizer" in s.hyperparameters for s in settings)
   header = ["rank"] + ["optimizer"] * named + [_SHORT.get(n, n) for n in names]
   header += ["seeds", "val accuracy", "test accuracy", "train loss", "diverged"]
+  stopped = any(not s.trained_to_end for s in settings)
+  header += ["epochs"] * stopped
   rows = []
   for rank, setting in enumerate(settings, start=1):
     hyper = setting.hyperparameters
@@ -36,6 +40,7 @@ def _table(result: SweepResult, settings: Sequence[Setting]) -> list[str]:
       _mean_std(setting, "final_train_loss"),
       f"{setting.diverged}/{len(setting.runs)}" if setting.diverged else "-",
     ]
+    row += [str(min(np.asarray(result.epochs_trained)[list(setting.runs)]))] * stopped
     rows.append(row)
   widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
   return [
@@ -66,6 +71,14 @@ def render(
     settings, what = result.ranked_settings(), "settings"
     total = len(settings)
   lines += _table(result, settings[:limit])
+  halving = info.get("halving")
+  if halving:
+    trained = int(np.sum(np.asarray(result.epochs_trained)))
+    lines.append(
+      f"successive halving (eta {halving['eta']:g}, rungs after epochs {halving['rungs']}): "
+      f"{trained} of {len(result.configs) * result.epochs} configuration-epochs trained; "
+      "settings stopped early rank after those trained to the end"
+    )
   lines.append(f"showing {min(limit, len(settings))} of {total} {what}")
   best = result.ranked_settings()[0]
   chosen = " ".join(f"{_SHORT.get(k, k)}={v}" for k, v in best.hyperparameters.items())

@@ -40,15 +40,21 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import AxisType, NamedSharding
-from jax.sharding import PartitionSpec as P
 
+from indian_optax.app._program import (
+  EpochProgress,
+  Placement,
+  Program,
+  chunk_result,
+  compile_sweep,
+  run_chunk,
+)
+from indian_optax.app.halving import Halving, rung_epochs
 from indian_optax.app.results import SELECTIONS, SweepResult
 
 Params = Any
@@ -58,27 +64,6 @@ Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   """Mean softmax cross-entropy with integer labels, the default loss of :func:`sweep`."""
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-
-
-class EpochProgress(NamedTuple):
-  """What :func:`sweep` reports to ``on_epoch`` after each epoch of each chunk.
-
-  Attributes:
-    chunk: the chunk's index (from 0).
-    chunks: how many chunks the sweep has.
-    epoch: the epoch just finished (from 0).
-    live_loss: the epoch's mean training loss over the chunk's runs that have
-      not diverged (NaN when none is left).
-    diverged: how many runs of the whole sweep have diverged so far.
-    runs: how many runs the sweep has.
-  """
-
-  chunk: int
-  chunks: int
-  epoch: int
-  live_loss: float
-  diverged: int
-  runs: int
 
 
 def grid_points(grid: Mapping[str, Sequence[float]], seeds: Sequence[int]) -> list[dict]:
@@ -118,97 +103,6 @@ def validation_split(
       f"val_fraction {fraction} holds out no sample of the {len(y)} training samples"
     )
   return x[~val], y[~val], x[val], y[val]
-
-
-@dataclasses.dataclass(frozen=True)
-class Placement:
-  """Where a sweep's arrays live: configurations split over the devices, data replicated.
-
-  Attributes:
-    devices: the devices the configuration axis is spread over.
-    configs: the sharding of per-configuration arrays (None on one device).
-    data: the sharding of the data (replicated; None on one device).
-  """
-
-  devices: tuple[jax.Device, ...]
-  configs: Optional[NamedSharding]
-  data: Optional[NamedSharding]
-
-  @classmethod
-  def on(cls, devices: Sequence[jax.Device]) -> "Placement":
-    """Spreads the configuration axis over ``devices`` with JAX's SPMD partitioner."""
-    devices = tuple(devices)
-    if len(devices) == 1:
-      return cls(devices, configs=None, data=None)
-    mesh = jax.make_mesh(
-      (len(devices),), ("configs",), axis_types=(AxisType.Auto,), devices=devices
-    )
-    return cls(devices, configs=NamedSharding(mesh, P("configs")), data=NamedSharding(mesh, P()))
-
-  def split(self, array: np.ndarray) -> jax.Array:
-    """Places a ``[configs, ...]`` array, its first axis spread over the devices."""
-    # float becomes the default float type (float32 unless jax_enable_x64).
-    placed = jnp.asarray(array, dtype=float if array.dtype.kind == "f" else array.dtype)
-    return placed if self.configs is None else jax.device_put(placed, self.configs)
-
-  def replicated(self, array: Any) -> jax.Array:
-    """Places an array on every device."""
-    array = jnp.asarray(array)
-    return array if self.data is None else jax.device_put(array, self.data)
-
-
-class _Program(NamedTuple):
-  """The compiled pieces of a sweep, shared by every chunk of one shape."""
-
-  start: Callable[..., Any]
-  epoch: Callable[..., Any]
-  final_loss: Callable[..., Any]
-
-
-def _compile(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement):
-  """The vmapped, jitted start, epoch and final-loss functions of a sweep."""
-
-  def start(hyper, seed):
-    params_key, order_key = jax.random.split(jax.random.PRNGKey(seed))
-    params = init_params(params_key)
-    return params, optimizer(**hyper).init(params), order_key
-
-  def accuracy(params, x, y):
-    return jnp.mean(jnp.argmax(apply_fn(params, x), -1) == y)
-
-  def epoch(hyper, carry, x_train, y_train, x_val, y_val, x_test, y_test):
-    params, state, key = carry
-    key, order_key = jax.random.split(key)
-    order = jax.random.permutation(order_key, len(y_train))[: batches * batch_size]
-    tx = optimizer(**hyper)
-
-    def step(inner, indices):
-      params, state = inner
-      x, y = x_train[indices], y_train[indices]
-      loss, grads = jax.value_and_grad(lambda p: loss_fn(apply_fn(p, x), y))(params)
-      updates, state = tx.update(grads, state, params)
-      return (optax.apply_updates(params, updates), state), loss
-
-    (params, state), losses = jax.lax.scan(
-      step, (params, state), order.reshape(batches, batch_size)
-    )
-    loss = jnp.mean(losses)
-    params_finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
-    metrics = (loss, accuracy(params, x_val, y_val), accuracy(params, x_test, y_test))
-    return (params, state, key), metrics, jnp.isfinite(loss) & params_finite
-
-  data_axes = (None,) * 6
-  return _Program(
-    start=jax.jit(jax.vmap(start), out_shardings=placement.configs),
-    epoch=jax.jit(
-      jax.vmap(epoch, in_axes=(0, 0, *data_axes)),
-      out_shardings=placement.configs,
-      donate_argnums=(1,),
-    ),
-    final_loss=jax.jit(
-      jax.vmap(lambda p, x, y: loss_fn(apply_fn(p, x), y), in_axes=(0, None, None))
-    ),
-  )
 
 
 def _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction) -> None:
@@ -254,49 +148,6 @@ def _resumed_runs(resume_from: Optional[SweepResult], configs: list[dict], chunk
   return done
 
 
-class _Chunk(NamedTuple):
-  configs: list[dict]
-  metrics: np.ndarray  # [3, runs, epochs]: train loss, val accuracy, test accuracy
-  finite: np.ndarray  # [runs, epochs]
-  final_loss: np.ndarray  # [runs]
-
-
-def _run_chunk(program, placement, names, members, chunk_size, epochs, data, report) -> _Chunk:
-  """Trains one chunk of configurations (padded to ``chunk_size``) for every epoch."""
-  padded = members + [members[-1]] * (chunk_size - len(members))
-  hyper = {n: placement.split(np.asarray([c[n] for c in padded], dtype=float)) for n in names}
-  seeds = placement.split(np.asarray([c["seed"] for c in padded], dtype=np.uint32))
-  carry = program.start(hyper, seeds)
-  metrics, finite = [], []
-  kept = len(members)
-  for epoch in range(epochs):
-    carry, values, ok = program.epoch(hyper, carry, *data)
-    metrics.append(np.stack([np.asarray(v, dtype=np.float64)[:kept] for v in values]))
-    finite.append(np.asarray(ok)[:kept])
-    live = np.all(np.stack(finite, axis=1), axis=1)
-    report(epoch, metrics[-1][0][live], int(np.sum(~live)))
-  final_loss = np.asarray(program.final_loss(carry[0], data[0], data[1]), np.float64)[:kept]
-  return _Chunk(members, np.stack(metrics, axis=2), np.stack(finite, axis=1), final_loss)
-
-
-def _chunk_result(chunk: _Chunk, select: str, devices: int) -> SweepResult:
-  """A chunk as a SweepResult: metrics NaN from the epoch a run diverged on."""
-  ever_bad = np.cumsum(~chunk.finite, axis=1) > 0
-  metrics = np.where(ever_bad[None], np.nan, chunk.metrics)
-  diverged_at = [int(np.argmax(row)) + 1 if row.any() else None for row in ever_bad]
-  final_loss = np.where(ever_bad[:, -1] | ~np.isfinite(chunk.final_loss), np.nan, chunk.final_loss)
-  return SweepResult(
-    configs=chunk.configs,
-    train_loss=metrics[0],
-    val_accuracy=metrics[1],
-    test_accuracy=metrics[2],
-    final_train_loss=final_loss,
-    diverged_at=diverged_at,
-    selection=select,
-    devices=devices,
-  )
-
-
 def sweep(
   optimizer: Callable[..., optax.GradientTransformation],
   grid: Mapping[str, Sequence[float]],
@@ -317,13 +168,13 @@ def sweep(
   on_chunk: Optional[Callable[[SweepResult], None]] = None,
   resume_from: Optional[SweepResult] = None,
   devices: Optional[Sequence[jax.Device]] = None,
+  halving: Optional[float] = None,
+  rungs: Optional[Sequence[int]] = None,
 ) -> SweepResult:
   """Trains one model per grid point and seed, all as one vmapped, jitted program.
 
-  Each run follows this module's contract. Hyperparameters reach ``optimizer`` as
-  traced scalars (keyword arguments named as in ``grid``): one compilation per chunk
-  shape serves the grid. Chunks (``chunk_size`` configurations, the last padded) are
-  spread over ``devices`` (default: all) by JAX's SPMD partitioner.
+  Each run follows this module's contract; hyperparameters reach ``optimizer`` as traced
+  scalars named as in ``grid``, so one compilation per chunk shape serves the whole grid.
 
   Args:
     optimizer: ``(**hyperparameters) -> GradientTransformation``.
@@ -335,27 +186,27 @@ def sweep(
     val_fraction, split_seed: the validation split, a fraction in ``[0, 1)``.
     select: ``"val_accuracy"`` (default) or ``"train_loss"`` (the INDIAN paper's rule).
     chunk_size: configurations per compiled program (default: all at once).
-    loss_fn: ``(logits, labels) -> scalar`` training loss.
-    name: recorded as ``optimizer`` in every config.
-    on_epoch: called with an :class:`EpochProgress` after each epoch of each chunk.
-    on_chunk: called after each chunk with every run finished so far.
+    loss_fn, name: ``(logits, labels) -> scalar`` loss; ``optimizer`` in every config.
+    on_epoch, on_chunk: called with an :class:`EpochProgress` after each epoch, and with
+      the runs finished so far after each chunk (with halving: at the end).
     resume_from: a partial result of this same sweep: its chunks are not run again.
-    devices: the devices the configuration axis is spread over.
+    devices: the devices the configuration axis is spread over (default: all).
+    halving, rungs: successive halving (:mod:`indian_optax.app.halving`): keep the best
+      ``1/halving`` of the settings at each rung (epochs; default geometric).
 
-  Returns:
-    A :class:`~indian_optax.app.SweepResult`, runs in the order of :func:`grid_points`.
+  Returns: a :class:`~indian_optax.app.SweepResult`, runs in :func:`grid_points` order.
   """
   seeds = list(seeds)
   _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction)
   splits, batches = _splits(data, val_fraction, split_seed, batch_size)
   configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
-  devices = jax.devices() if devices is None else devices
-  chunk_size, devices = _chunking(len(configs), chunk_size, devices)
+  chunk_size, devices = _chunking(len(configs), chunk_size, devices or jax.devices())
   placement = Placement.on(devices)
-  program = _compile(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement)
+  program = compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement)
   loop = _ChunkLoop(program, placement, list(grid), configs, chunk_size, epochs, select)
-  splits = tuple(placement.replicated(a) for a in splits)
-  return loop.run(splits, resume_from, on_epoch, on_chunk)
+  if halving is not None:
+    loop = _HalvingLoop(**vars(loop), rungs=rung_epochs(epochs, halving, rungs), eta=halving)
+  return loop.run(tuple(placement.replicated(a) for a in splits), resume_from, on_epoch, on_chunk)
 
 
 def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int):
@@ -372,7 +223,7 @@ def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int):
 class _ChunkLoop:
   """Runs a sweep's chunks in order, reporting each epoch and handing over each chunk."""
 
-  program: _Program
+  program: Program
   placement: Placement
   names: list[str]
   configs: list[dict]
@@ -394,14 +245,34 @@ class _ChunkLoop:
           live = float(np.mean(live_losses)) if len(live_losses) else math.nan
           on_epoch(EpochProgress(chunk, chunks, epoch, live, before + diverged, total))
 
-      trained = _run_chunk(
+      trained = run_chunk(
         self.program, self.placement, self.names, members, self.chunk_size, self.epochs,
         splits, report,
       )  # fmt: skip
-      parts.append(_chunk_result(trained, self.select, devices))
+      parts.append(chunk_result(trained, self.select, devices))
       if on_chunk is not None:
         on_chunk(_assembled(parts, total, self.select, devices))
     return _assembled(parts, total, self.select, devices)
+
+
+@dataclasses.dataclass(frozen=True)
+class _HalvingLoop(_ChunkLoop):
+  """The same runs through successive halving (:class:`indian_optax.app.halving.Halving`)."""
+
+  rungs: list[int]
+  eta: float
+
+  def run(self, splits, resume_from, on_epoch, on_chunk) -> SweepResult:
+    if resume_from is not None:
+      raise ValueError("sweep: resume_from is not supported with halving")
+    halving = Halving(
+      self.program, self.placement, self.names, self.configs, self.chunk_size, self.epochs,
+      self.select,
+    )  # fmt: skip
+    result = halving.run(splits, self.rungs, self.eta, on_epoch)
+    if on_chunk is not None:
+      on_chunk(result)
+    return result
 
 
 def _assembled(parts: list[SweepResult], total: int, select: str, devices: int) -> SweepResult:

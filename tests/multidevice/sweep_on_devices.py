@@ -48,4 +48,14 @@ chunked = app.sweep(factory, grid, chunk_size=20, **setup)
 np.testing.assert_allclose(chunked.final_train_loss, single.final_train_loss, rtol=1e-9)
 # Fewer configurations than devices: only as many devices as configurations, no padding.
 assert app.sweep(factory, {"alpha": [0.5], "beta": [0.1, 0.2]}, **setup).devices == 2
-print("ok")
+print("full ok")
+
+# Successive halving on 8 devices: survivors gathered into smaller sharded programs, equal
+# to the same halving on one device.
+halved = app.sweep(factory, grid, halving=3, **setup)
+halved_single = app.sweep(factory, grid, halving=3, devices=jax.devices()[:1], **setup)
+assert halved.devices == 8
+np.testing.assert_array_equal(halved.epochs_trained, halved_single.epochs_trained)
+np.testing.assert_allclose(halved.train_loss, halved_single.train_loss, rtol=1e-9)
+assert sorted(set(halved.epochs_trained.tolist())) == [1, 3], halved.epochs_trained
+print("halving ok")

@@ -1,0 +1,147 @@
+"""Successive halving inside the vmapped program: rungs, survivors, the rest stopped.
+
+At each rung the settings (the seeds of a grid point together) still training are ranked
+by the sweep's selection metric at that epoch, the mean over their seeds (the epoch's
+mean training loss stands in for the final one under ``select="train_loss"``); the best
+``ceil(n / eta)`` continue, and a setting any of whose runs diverged stops whatever its
+rank. The survivors' params and optimizer states are gathered into a smaller batch: one
+compilation per rung shape, spread over the devices as before. A stopped run keeps its
+history up to its last epoch (``epochs_trained``); its later epochs are absent (NaN).
+"""
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from indian_optax.app._program import Batch, Chunk, EpochProgress, Placement, Program, chunk_result
+from indian_optax.app.results import SweepResult
+
+
+def rung_epochs(epochs: int, eta: float, rungs: Optional[Sequence[int]] = None) -> list[int]:
+  """The epochs after which settings are cut: ``rungs``, or ``epochs / eta**k`` (k = 1, 2 ...).
+
+  The geometric default keeps every rung at least one epoch and before the last epoch.
+  """
+  if not eta > 1:
+    raise ValueError(f"sweep: halving must be > 1, got {eta}")
+  if rungs is None:
+    rungs = [round(epochs / eta**k) for k in range(1, 64) if epochs / eta**k >= 1]
+  chosen = sorted({int(r) for r in rungs})
+  if any(not 1 <= r < epochs for r in chosen):
+    raise ValueError(f"sweep: rungs must be epochs in [1, {epochs}), got {list(rungs)}")
+  return chosen
+
+
+def _survivors(
+  configs: list[dict], alive: list[int], scores: np.ndarray, diverged: np.ndarray, eta: float
+) -> list[int]:
+  """The runs of the best ceil(n / eta) settings among ``alive``; diverged settings stop."""
+  settings: dict[tuple, list[int]] = {}
+  for run in alive:
+    key = tuple((k, v) for k, v in configs[run].items() if k != "seed")
+    settings.setdefault(key, []).append(run)
+  keep = math.ceil(len(settings) / eta)
+  healthy = [r for r in settings.values() if not diverged[r].any() and np.isfinite(scores[r]).all()]
+  ranked = sorted(healthy, key=lambda runs: -float(np.mean(scores[runs])))  # stable: ties by order
+  return sorted(run for runs in ranked[:keep] for run in runs)
+
+
+class Halving:
+  """Runs a sweep's configurations through the rungs, keeping the best at each."""
+
+  def __init__(
+    self, program: Program, placement: Placement, names: list[str], configs: list[dict],
+    chunk_size: int, epochs: int, select: str,
+  ):  # fmt: skip
+    self.program, self.placement, self.names = program, placement, names
+    self.configs, self.chunk_size, self.epochs, self.select = configs, chunk_size, epochs, select
+    runs = len(configs)
+    self.metrics = np.full((3, runs, epochs), np.nan)
+    self.finite = np.ones((runs, epochs), dtype=bool)
+    self.final_loss = np.full(runs, np.nan)
+    self.trained = np.zeros(runs, dtype=int)
+
+  def run(
+    self, data, rungs: list[int], eta: float, on_epoch: Optional[Callable[[EpochProgress], None]]
+  ) -> SweepResult:
+    alive, batches, start = list(range(len(self.configs))), None, 0
+    for stage, stop in enumerate([*rungs, self.epochs]):
+      batches = self._batches(alive, batches)
+      for members, batch in batches:
+        diverged = int(np.sum(~self.finite.all(axis=1)))
+        report = self._reporter(on_epoch, stage, len(rungs) + 1, diverged, len(self.configs))
+        metrics, finite = batch.train(self.program, data, range(start, stop), report)
+        self.metrics[:, members, start:stop], self.finite[members, start:stop] = metrics, finite
+        self.final_loss[members] = batch.final_loss(self.program, data)
+        self.trained[members] = stop
+      if stop < self.epochs:
+        alive = _survivors(self.configs, alive, self._scores(stop), ~self.finite, eta)
+      start = stop
+      if not alive:
+        break
+    record = Chunk(self.configs, self.metrics, self.finite, self.final_loss)
+    return chunk_result(record, self.select, len(self.placement.devices), self.trained)
+
+  def _scores(self, epoch: int) -> np.ndarray:
+    """The selection metric of every run after ``epoch`` epochs, higher better."""
+    loss, val_accuracy = self.metrics[0, :, epoch - 1], self.metrics[1, :, epoch - 1]
+    return val_accuracy if self.select == "val_accuracy" else -loss
+
+  def _batches(self, alive: list[int], previous) -> list[tuple[list[int], Batch]]:
+    """The alive runs in chunks: fresh at the start, gathered from the last rung's after."""
+    devices = len(self.placement.devices)
+    size = -(-min(self.chunk_size, len(alive)) // devices) * devices
+    chunks = [alive[i : i + size] for i in range(0, len(alive), size)]
+    if previous is None:
+      members = [[self.configs[r] for r in chunk] for chunk in chunks]
+      return [
+        (chunk, Batch.start(self.program, self.placement, self.names, m, size))
+        for chunk, m in zip(chunks, members, strict=True)
+      ]
+    where = {run: (b, row) for b, (runs, _) in enumerate(previous) for row, run in enumerate(runs)}
+    gathered = []
+    for chunk in chunks:
+      # A rung's survivors come from one batch when the previous rung ran as one program.
+      sources = {where[run][0] for run in chunk}
+      if len(sources) == 1:
+        batch = previous[sources.pop()][1]
+        gathered.append((chunk, batch.rows([where[r][1] for r in chunk], size, self.placement)))
+      else:
+        gathered.append((chunk, _merged(previous, where, chunk, size, self.placement)))
+    return gathered
+
+  @staticmethod
+  def _reporter(on_epoch, stage: int, stages: int, before: int, runs: int):
+    def report(epoch, live_losses, diverged):
+      if on_epoch is not None:
+        live = float(np.mean(live_losses)) if len(live_losses) else math.nan
+        on_epoch(EpochProgress(stage, stages, epoch, live, before + diverged, runs))
+
+    return report
+
+
+def _merged(previous, where, chunk: list[int], size: int, placement: Placement) -> Batch:
+  """The rows of ``chunk`` gathered from several batches into one."""
+  parts = [previous[where[run][0]][1].rows([where[run][1]], 1, placement) for run in chunk]
+  stack = lambda *rows: jnp.concatenate(rows)
+  merged = Batch(
+    jax.tree.map(stack, *[p.hyper for p in parts]),
+    jax.tree.map(stack, *[p.carry for p in parts]),
+    len(chunk),
+  )
+  return merged.rows(list(range(len(chunk))), size, placement)
+
+
+def planned_epochs(settings: int, seeds: int, epochs: int, rungs: list[int], eta: float,
+                   chunk_size: Optional[int]) -> int:  # fmt: skip
+  """The epochs a progress bar counts (each chunk's), if nothing diverges."""
+  total, start, alive = 0, 0, settings
+  for stop in [*rungs, epochs]:
+    runs = alive * seeds
+    total += math.ceil(runs / (chunk_size or runs)) * (stop - start)
+    start, alive = stop, math.ceil(alive / eta)
+  return total
