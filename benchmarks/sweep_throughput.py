@@ -22,6 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import _common  # noqa: E402
 
 import indian_optax  # noqa: E402
+from indian_optax import app  # noqa: E402
 from indian_optax.app import data, models  # noqa: E402
 
 ALPHAS = (0.1, 0.5, 1.0, 2.0)
@@ -95,6 +96,9 @@ def main(argv=None) -> None:
   rows = []
   for hidden in widths:
     m = measure(epochs, limit, hidden, repeats)
+    model = models.make_model("mlp", (8, 8, 1), 10, hidden=hidden)
+    together = app.auto_chunk_size(model.init, 64, configs) == configs
+    auto = m["vmapped"] if together else m["loop"]
     rows.append(
       [
         f"64-{hidden}-{hidden}-10",
@@ -105,19 +109,26 @@ def main(argv=None) -> None:
         f"**{m['loop'] / m['vmapped']:.2f}x**",
         f"{m['compile_vmapped']:.1f} / {m['compile_single']:.1f}",
         f"{m['agreement']:.1e}",
+        f"{'vmapped' if together else 'loop'}: {configs / auto:.0f} configs/s",
+        f"**{min(m['vmapped'], m['loop']) / auto:.2f}**",
+        f"{m['loop'] / auto:.2f}x",
       ]
     )
     print(" | ".join(rows[-1]), flush=True)
   header = [
       "MLP", "vmapped s", "loop s", "vmapped configs/s", "loop configs/s", "speed-up",
       "compile s (vmapped / single)", "max final-loss difference",
+      "auto (chunk_size)", "auto / the better", "auto vs loop",
   ]  # fmt: skip
   body = (
     f"{configs} configurations (alpha in {list(ALPHAS)}, beta in {list(BETAS)}) of INDIAN "
     f"(lr 0.1) training an NNX MLP on digits, {epochs} epochs of batch 64 inside one jitted "
     f"function; the loop calls it once per configuration, the sweep calls its vmap once. "
-    f"Medians of {repeats} interleaved rounds, compilation excluded.\n\n"
-    + _common.markdown_table(header, rows)
+    f"Medians of {repeats} interleaved rounds, compilation excluded. 'auto' is what "
+    '`indian_optax.app.sweep(chunk_size="auto")` runs on this backend for this model (all '
+    "configurations in one vmapped program, or one per program, i.e. the loop), so its "
+    "throughput is that program's; 'auto / the better' is its speed against the faster of "
+    "the two (1.00 = the better choice).\n\n" + _common.markdown_table(header, rows)
   )
   if args.results or not args.quick:
     _common.write_section("sweep_throughput", body, args.results or _common.RESULTS)

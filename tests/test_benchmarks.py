@@ -23,6 +23,7 @@ def load(name):
     ("step_cost", "INDIAN / momentum"),
     ("sweep_throughput", "speed-up"),
     ("convergence", "final test accuracy"),
+    ("halving", "config-epochs full / halving"),
   ],
 )
 def test_benchmark_runs_quick_and_writes_its_section(tmp_path, name, section):

@@ -358,6 +358,7 @@ BAD_INPUT = [
   (["sweep", "--dataset", "{far_labels}"], "only 4 distinct labels reach up to 1000000"),
   (["sweep", "--model", "resnet"], "--model: unknown model 'resnet'"),
   (["sweep", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
+  (["sweep", "--chunk", "some"], "--chunk: 'some' is not an integer"),
   (["sweep", "--batch-size", "x"], "--batch-size: 'x' is not an integer"),
   (["compare", "--optimizers", "adam,lion"], "--optimizers: unknown 'lion'"),
   (["compare", "--optimizers", "sgd", "--lr", "-1"], "--lr: must be >= 0, got -1"),

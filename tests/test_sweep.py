@@ -208,3 +208,19 @@ def test_results_with_another_number_of_rows_are_refused():
                      batch_size=32, **problem())  # fmt: skip
   with pytest.raises(ValueError, match="one row per run"):
     dataclasses.replace(result, diverged_at=[None, None])
+
+
+def test_auto_chunks_vmap_small_models_and_loop_compute_bound_ones_on_a_cpu():
+  small = problem()["init_params"]  # 5-16-4: overhead-bound, one vmapped program
+  assert app.auto_chunk_size(small, 32, 16) == 16
+  big = lambda key: {"w": jax.random.normal(key, (1000, 1000))}  # 1e6 params x 32
+  assert app.auto_chunk_size(big, 32, 16) == 1
+
+
+def test_auto_chunking_gives_the_results_of_one_program(float64):
+  setup = problem(np.float64)
+  auto = app.sweep(indian, GRID, epochs=2, batch_size=32, chunk_size="auto", **setup)
+  whole = app.sweep(indian, GRID, epochs=2, batch_size=32, chunk_size=None, **setup)
+  np.testing.assert_allclose(auto.final_train_loss, whole.final_train_loss, rtol=1e-10)
+  with pytest.raises(ValueError, match="chunk_size must be an integer, None or 'auto'"):
+    app.sweep(indian, GRID, epochs=1, batch_size=32, chunk_size="big", **setup)

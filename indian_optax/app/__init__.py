@@ -6,26 +6,28 @@ matplotlib, scikit-learn, mnist1d, tqdm); a missing one raises
 optimizers themselves (:mod:`indian_optax`) need none of them.
 """
 
-import importlib
+import importlib.util
 
 
 class MissingExtraError(ImportError):
   """A package of the ``app`` extra is not installed."""
 
 
+# Found, not imported: a package the default command does not use (mnist1d) costs nothing.
 for _module in ("flax", "matplotlib", "sklearn", "mnist1d", "tqdm"):
   try:
-    importlib.import_module(_module)
-  except ImportError as error:
-    raise MissingExtraError(
-      f"{_module} is missing: pip install 'indian-optax[app]'", name=_module
-    ) from error
+    _found = importlib.util.find_spec(_module) is not None
+  except (ImportError, ValueError):  # a module set to None in sys.modules, say
+    _found = False
+  if not _found:
+    raise MissingExtraError(f"{_module} is missing: pip install 'indian-optax[app]'", name=_module)
 
 from indian_optax.app import data, models, optimizers, plots  # noqa: E402
 from indian_optax.app.results import Setting, SweepResult  # noqa: E402
 from indian_optax.app.sweep import (  # noqa: E402
   EpochProgress,
   Placement,
+  auto_chunk_size,
   grid_points,
   sweep,
   validation_split,
@@ -37,6 +39,7 @@ __all__ = [
   "Placement",
   "Setting",
   "SweepResult",
+  "auto_chunk_size",
   "grid_points",
   "sweep",
   "data",

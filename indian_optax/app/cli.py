@@ -17,7 +17,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn, Optional, Union
 
 import jax
 import numpy as np
@@ -28,12 +28,21 @@ from indian_optax.app import data as datasets
 from indian_optax.app import models, optimizers, plots, run_folder, summary
 from indian_optax.app.halving import planned_epochs, rung_epochs
 from indian_optax.app.results import RESULTS_CSV, RESULTS_JSON, SELECTIONS, SweepResult
-from indian_optax.app.sweep import EpochProgress, sweep
+from indian_optax.app.sweep import EpochProgress, auto_chunk_size, sweep
 
 PROG = "indian-optax"
 _OPTION_OF = {"learning_rate": "--lr", "weight_decay": "--weight-decay"}
 """Hyperparameter -> its command-line option, where the names differ."""
-_NOT_RECORDED = {"command", "out", "force", "resume", "argv", "compile_cache", "no_compile_cache"}
+_NOT_RECORDED = {
+  "command",
+  "out",
+  "force",
+  "resume",
+  "argv",
+  "compile_cache",
+  "no_compile_cache",
+  "chunk_size",
+}
 _CACHE_ENV = "INDIAN_OPTAX_COMPILE_CACHE"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -90,6 +99,10 @@ def _eta(text: str) -> float:
   return value
 
 
+def _chunk(text: str) -> Union[int, str]:
+  return "auto" if text == "auto" else _positive_int(text)
+
+
 def _fraction(text: str) -> float:
   try:
     value = float(text)
@@ -136,8 +149,10 @@ def _common_options() -> argparse.ArgumentParser:
   )
   add(
     "--chunk",
-    type=_positive_int,
-    help="configurations per compiled program; results are saved after each (default: all)",
+    type=_chunk,
+    default="auto",
+    help="configurations per compiled program, or auto (on a CPU: one at a time for "
+    "compute-bound models, else all); results are saved after each (default: auto)",
   )
   add("--out", help="output folder (default: runs/<command>-<time>)")
   add("--force", action="store_true", help="replace the result set already in --out")
@@ -513,6 +528,7 @@ def _train_and_save(
   """Loads the data, runs the plan's sweeps saving after every chunk, then plots and summary."""
   dataset, model = _dataset_and_model(args)
   plans = _PLANS[args.command](args)
+  args.chunk_size = _resolved_chunk(args, model, plans)
   info = {
     "command": args.command,
     "dataset": dataset.name,
@@ -550,6 +566,16 @@ def _train_and_save(
   return 0
 
 
+def _resolved_chunk(args: argparse.Namespace, model, plans: list[_Sweep]) -> Optional[int]:
+  """``--chunk``, with auto resolved for this model and backend (None: all at once)."""
+  if args.chunk != "auto":
+    return args.chunk
+  largest = max(math.prod(len(v) for v in p.grid.values()) for p in plans)
+  largest *= getattr(args, "seeds", 1)
+  size = auto_chunk_size(model.init, args.batch_size, largest)
+  return None if size == largest else size
+
+
 def _dataset_and_model(args: argparse.Namespace):
   try:
     dataset = datasets.load(args.dataset, seed=args.seed)
@@ -580,7 +606,7 @@ def _run_plan(plan, args, dataset, model, before, report, save) -> SweepResult:
     val_fraction=args.val_fraction,
     select=args.select,
     split_seed=args.seed,
-    chunk_size=args.chunk,
+    chunk_size=args.chunk_size,
     name=plan.name,
     on_epoch=report,
     on_chunk=save,
@@ -611,7 +637,7 @@ class _Progress:
   ):
     seeds, halving = getattr(args, "seeds", 1), _halving(args)
     runs = [math.prod(len(v) for v in p.grid.values()) * seeds for p in plans]
-    chunk = args.chunk
+    chunk = args.chunk_size
     self.total = sum(math.ceil(r / (chunk or r)) for r in runs) * args.epochs
     if halving:
       settings = [r // seeds for r in runs]

@@ -9,7 +9,6 @@ import pathlib
 import zipfile
 
 import numpy as np
-from mnist1d.data import get_dataset_args, make_dataset
 from sklearn.datasets import load_digits
 
 BUILTIN = ("digits", "mnist1d")
@@ -97,6 +96,9 @@ def _digits(seed: int) -> Dataset:
 
 
 def _mnist1d() -> Dataset:
+  # Imported here, not at the top: half a second that only this data set needs.
+  from mnist1d.data import get_dataset_args, make_dataset
+
   # make_dataset seeds NumPy's global generator; keep the caller's stream intact.
   saved = np.random.get_state()  # noqa: NPY002 (the legacy global state is what it touches)
   try:
