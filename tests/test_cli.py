@@ -418,3 +418,12 @@ def test_a_missing_app_extra_is_one_line_not_a_traceback():
   assert (
     result.stderr == "indian-optax: error: sklearn is missing: pip install 'indian-optax[app]'\n"
   )
+
+
+def test_digits_are_read_as_scikit_learn_reads_them():
+  from sklearn.datasets import load_digits
+
+  images, labels = data.digits_arrays()
+  expected_images, expected_labels = load_digits(return_X_y=True)
+  np.testing.assert_array_equal(images, expected_images)
+  np.testing.assert_array_equal(labels, expected_labels)

@@ -171,6 +171,7 @@ class Batch:
     kept = self.kept
     for epoch in epochs:
       self.carry, values, ok = program.epoch(self.hyper, self.carry, *data)
+      values, ok = jax.device_get((values, ok))  # one transfer for the epoch's numbers
       metrics.append(np.stack([np.asarray(v, dtype=np.float64)[:kept] for v in values]))
       finite.append(np.asarray(ok)[:kept])
       live = np.all(np.stack(finite, axis=1), axis=1)
