@@ -12,7 +12,17 @@ from collections.abc import Callable, Sequence
 
 import jax
 
+from indian_optax.app import data, models
+
 RESULTS = pathlib.Path(__file__).parent / "RESULTS.md"
+
+
+def sweep_inputs(dataset_name: str, model_name: str) -> dict:
+  """``init_params``, ``apply_fn`` and ``data`` of an ``app.sweep`` of a built-in data set."""
+  dataset = data.load(dataset_name)
+  model = models.make_model(model_name, dataset.sample_shape, dataset.num_classes)
+  arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
+  return dict(init_params=model.init, apply_fn=model.apply, data=arrays)
 
 
 def machine() -> str:

@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import _common  # noqa: E402
 
-from indian_optax.app import SweepResult, data, models, optimizers, plots, sweep  # noqa: E402
+from indian_optax.app import SweepResult, optimizers, plots, sweep  # noqa: E402
 
 LEARNING_RATES = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
 INDIAN_GRID = {"alpha": [0.5, 1.0], "beta": [0.1, 0.5]}
@@ -47,8 +47,7 @@ def main(argv=None) -> None:
   lrs = [3e-3, 0.1] if args.quick else LEARNING_RATES
   figures = pathlib.Path(__file__).parent / "figures"
   for dataset_name, model_name, epochs in setups:
-    dataset = data.load(dataset_name)
-    model = models.make_model(model_name, dataset.sample_shape, dataset.num_classes)
+    inputs = _common.sweep_inputs(dataset_name, model_name)
     results = []
     for name in OPTIMIZERS[:2] if args.quick else OPTIMIZERS:
       grid = {"learning_rate": lrs}
@@ -58,9 +57,7 @@ def main(argv=None) -> None:
         sweep(
           optimizers.FACTORIES[name],
           grid,
-          init_params=model.init,
-          apply_fn=model.apply,
-          data=(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test),
+          **inputs,
           epochs=epochs,
           batch_size=64,
           seeds=seeds,

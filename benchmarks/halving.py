@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import _common  # noqa: E402
 
-from indian_optax.app import SweepResult, data, models, optimizers, sweep  # noqa: E402
+from indian_optax.app import SweepResult, optimizers, sweep  # noqa: E402
 
 GRIDS = {
   "indian": {
@@ -57,16 +57,8 @@ def rank_correlations(full: SweepResult) -> list[float]:
 
 
 def compare(name: str, dataset_name: str, epochs: int, grid: dict, seeds: list[int]) -> dict:
-  dataset = data.load(dataset_name)
-  model = models.make_model("mlp", dataset.sample_shape, dataset.num_classes)
-  arguments = dict(
-    init_params=model.init,
-    apply_fn=model.apply,
-    data=(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test),
-    epochs=epochs,
-    batch_size=64,
-    seeds=seeds,
-  )
+  arguments = _common.sweep_inputs(dataset_name, "mlp")
+  arguments |= dict(epochs=epochs, batch_size=64, seeds=seeds)
   timed = {}
   for mode, halving in (("full", None), ("halving", 3.0)):
     start = time.perf_counter()

@@ -20,6 +20,16 @@ def parabola(x):
   return 0.5 * jnp.sum(jnp.arange(1.0, x.size + 1.0) * (x - 1.0) ** 2)
 
 
+def tree(dtype=jnp.float32):
+  """A small nested param tree (matrix, vector, scalar) of the given dtype."""
+  keys = jax.random.split(jax.random.PRNGKey(0), 3)
+  return {
+    "w": jax.random.normal(keys[0], (3, 4)).astype(dtype),
+    "b": jax.random.normal(keys[1], (4,)).astype(dtype),
+    "nested": {"s": jax.random.normal(keys[2], ()).astype(dtype)},
+  }
+
+
 def mlp_problem(seed=0):
   """A small tanh MLP regression as (loss(params), params0), in the default float dtype."""
   keys = jax.random.split(jax.random.PRNGKey(seed), 5)

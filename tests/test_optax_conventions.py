@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from problems import mlp_problem
+from problems import mlp_problem, tree
 
 import indian_optax
 
@@ -29,15 +29,6 @@ LEARNING_RATES = {"indian": 0.05, "indian_all_options": 0.05, "innaprop": 1e-2}
 
 def make(name, learning_rate=None, **kwargs):
   return FACTORIES[name](learning_rate or LEARNING_RATES[name], **kwargs)
-
-
-def tree(dtype=jnp.float32):
-  keys = jax.random.split(jax.random.PRNGKey(0), 3)
-  return {
-    "w": jax.random.normal(keys[0], (3, 4)).astype(dtype),
-    "b": jax.random.normal(keys[1], (4,)).astype(dtype),
-    "nested": {"s": jax.random.normal(keys[2], ()).astype(dtype)},
-  }
 
 
 def gradients(params, step):

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from problems import tree
 
 import indian_optax
 
@@ -97,15 +98,6 @@ NUMERIC = {
     learning_rate=1e-2, alpha=0.4, beta=0.8, sigma=0.99, eps=1e-6, weight_decay=1e-2
   ),
 }  # fmt: skip
-
-
-def tree(dtype=jnp.float32):
-  keys = jax.random.split(jax.random.PRNGKey(0), 3)
-  return {
-    "w": jax.random.normal(keys[0], (3, 4)).astype(dtype),
-    "b": jax.random.normal(keys[1], (4,)).astype(dtype),
-    "nested": {"s": jax.random.normal(keys[2], ()).astype(dtype)},
-  }
 
 
 def steps(tx, params, count=5, grads_dtype=None):

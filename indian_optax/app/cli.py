@@ -463,7 +463,7 @@ def _clear_previous(
   """Refuses a folder holding a result set, or removes that set with --force."""
   previous = _loaded(document)
   names = list(_figures(previous)) if previous is not None else []
-  existing = run_folder.result_files(folder, names + ["curves.png"])
+  existing = run_folder.result_files(folder, document, names + ["curves.png"])
   if existing and not args.force:
     raise UsageError(
       f"--out: {str(folder)!r} already holds results ({', '.join(p.name for p in existing)}); "
@@ -541,8 +541,9 @@ def _train_and_save(
     "options": {k: v for k, v in vars(args).items() if k not in _NOT_RECORDED},
     "files": [RESULTS_JSON, RESULTS_CSV],
   }
-  if _halving(args):
-    info["halving"] = {"eta": args.halving, "rungs": _halving(args)["rungs"]}
+  halving = _halving(args)
+  if halving:
+    info["halving"] = {"eta": halving["halving"], "rungs": halving["rungs"]}
   finished: list[SweepResult] = []
 
   def save(partial: SweepResult) -> None:
@@ -635,14 +636,13 @@ class _Progress:
   def __init__(
     self, plans: list[_Sweep], args: argparse.Namespace, previous: Optional[SweepResult]
   ):
-    seeds, halving = getattr(args, "seeds", 1), _halving(args)
+    seeds, chunk = getattr(args, "seeds", 1), args.chunk_size
+    halving = _halving(args) or {"rungs": [], "halving": 1.0}  # no rungs: every epoch, all runs
     runs = [math.prod(len(v) for v in p.grid.values()) * seeds for p in plans]
-    chunk = args.chunk_size
-    self.total = sum(math.ceil(r / (chunk or r)) for r in runs) * args.epochs
-    if halving:
-      settings = [r // seeds for r in runs]
-      epochs, rungs, eta = args.epochs, halving["rungs"], halving["halving"]
-      self.total = sum(planned_epochs(n, seeds, epochs, rungs, eta, chunk) for n in settings)
+    rungs, eta = halving["rungs"], halving["halving"]
+    self.total = sum(
+      planned_epochs(r // seeds, seeds, args.epochs, rungs, eta, chunk) for r in runs
+    )
     done = len(previous.configs) if previous is not None else 0
     self.initial = math.ceil(done / (chunk or max(runs))) * args.epochs if done else 0
     self.bar: Any = None

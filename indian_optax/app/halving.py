@@ -102,17 +102,10 @@ class Halving:
         (chunk, Batch.start(self.program, self.placement, self.names, m, size))
         for chunk, m in zip(chunks, members, strict=True)
       ]
-    where = {run: (b, row) for b, (runs, _) in enumerate(previous) for row, run in enumerate(runs)}
-    gathered = []
-    for chunk in chunks:
-      # A rung's survivors come from one batch when the previous rung ran as one program.
-      sources = {where[run][0] for run in chunk}
-      if len(sources) == 1:
-        batch = previous[sources.pop()][1]
-        gathered.append((chunk, batch.rows([where[r][1] for r in chunk], size, self.placement)))
-      else:
-        gathered.append((chunk, _merged(previous, where, chunk, size, self.placement)))
-    return gathered
+    runs = [run for batch_runs, _ in previous for run in batch_runs]
+    whole = _stacked([batch for _, batch in previous])
+    row = {run: i for i, run in enumerate(runs)}
+    return [(chunk, whole.rows([row[r] for r in chunk], size, self.placement)) for chunk in chunks]
 
   @staticmethod
   def _reporter(on_epoch, stage: int, stages: int, before: int, runs: int):
@@ -124,16 +117,14 @@ class Halving:
     return report
 
 
-def _merged(previous, where, chunk: list[int], size: int, placement: Placement) -> Batch:
-  """The rows of ``chunk`` gathered from several batches into one."""
-  parts = [previous[where[run][0]][1].rows([where[run][1]], 1, placement) for run in chunk]
-  stack = lambda *rows: jnp.concatenate(rows)
-  merged = Batch(
-    jax.tree.map(stack, *[p.hyper for p in parts]),
-    jax.tree.map(stack, *[p.carry for p in parts]),
-    len(chunk),
-  )
-  return merged.rows(list(range(len(chunk))), size, placement)
+def _stacked(batches: list[Batch]) -> Batch:
+  """The real (unpadded) rows of several batches, in order, as one batch."""
+  if len(batches) == 1:
+    return batches[0]
+  stack = lambda *parts: jnp.concatenate(parts)
+  trim = lambda batch: jax.tree.map(lambda x: x[: batch.kept], (batch.hyper, batch.carry))
+  hyper, carry = jax.tree.map(stack, *[trim(batch) for batch in batches])
+  return Batch(hyper, carry, sum(batch.kept for batch in batches))
 
 
 def planned_epochs(settings: int, seeds: int, epochs: int, rungs: list[int], eta: float,

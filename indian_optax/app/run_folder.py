@@ -84,10 +84,13 @@ def previous_document(path: pathlib.Path) -> Optional[dict]:
     return None
 
 
-def result_files(path: pathlib.Path, plot_names: list[str]) -> list[pathlib.Path]:
-  """The files of the result set in the folder: those recorded, and the standard names present."""
-  document = previous_document(path) or {}
-  names = set(document.get("files", [])) | {RESULTS_JSON, RESULTS_CSV, *plot_names}
+def result_files(
+  path: pathlib.Path, document: Optional[dict], plot_names: list[str]
+) -> list[pathlib.Path]:
+  """The files of the result set in the folder: those its ``document`` (results.json)
+  records, and the standard names present."""
+  recorded = (document or {}).get("files", [])
+  names = set(recorded) | {RESULTS_JSON, RESULTS_CSV, *plot_names}
   names = {n for n in names if isinstance(n, str) and pathlib.Path(n).name == n}
   return sorted(path / n for n in names if (path / n).is_file())
 
