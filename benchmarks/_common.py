@@ -1,6 +1,7 @@
 """Shared by the benchmark scripts: machine description, paired timing, RESULTS.md sections."""
 
 import datetime
+import math
 import os
 import pathlib
 import platform
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import jax
 
-from indian_optax.app import data, models
+from indian_optax.app import SweepResult, data, models
 
 RESULTS = pathlib.Path(__file__).parent / "RESULTS.md"
 
@@ -82,3 +83,39 @@ def write_section(name: str, body: str, path: pathlib.Path = RESULTS) -> None:
     pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + f"\n\n{block}\n"
   )
   path.write_text(text)
+
+
+def half_decades(low: int, high: int) -> list[float]:
+  """``10 ** (k / 2)`` for k from ``low`` to ``high``, to 3 digits (1e-3, 3.16e-3, ...)."""
+  return [float(f"{10 ** (k / 2):.3g}") for k in range(low, high + 1)]
+
+
+def tune_learning_rate(
+  run: Callable[[list[float]], SweepResult], learning_rates: Sequence[float], *, widen: int = 4
+) -> tuple[SweepResult, str]:
+  """Sweeps ``learning_rates``, widening the grid until the chosen one is interior.
+
+  ``run(rates)`` sweeps the given learning rates (with anything else the method
+  varies) and returns their runs. While the best setting (the sweep's own rule) sits
+  on the smallest or largest rate tried, one more rate half a decade beyond that end
+  is swept, at most ``widen`` times.
+
+  Returns:
+    All the runs, and one line saying whether the chosen rate is interior or which
+    end it still sits on.
+  """
+  result = run(list(learning_rates))
+  for attempt in range(widen + 1):
+    chosen = result.ranked_settings()[0].hyperparameters["learning_rate"]
+    tried = sorted({c["learning_rate"] for c in result.configs})
+    if tried[0] < chosen < tried[-1]:
+      widened = f", after widening {attempt} time(s)" if attempt else ""
+      return result, f"interior ({tried[0]:g} to {tried[-1]:g}{widened})"
+    if attempt == widen:
+      break
+    # The next point of the half-decade lattice beyond that end (products of rounded
+    # values would drift: 0.316 * 3.16 is 0.999).
+    lattice = round(2 * math.log10(chosen)) + (1 if chosen == tried[-1] else -1)
+    result = SweepResult.concatenate([result, run(half_decades(lattice, lattice))])
+  end = "largest" if chosen == tried[-1] else "smallest"
+  return result, f"NOT interior: {chosen:g} is the {end} rate tried ({tried[0]:g} to {tried[-1]:g})"

@@ -1,7 +1,8 @@
 """What each optimizer reaches: INDIAN and INNAprop against the Optax optimizers people pick.
 
-Digits and MNIST-1D, MLP and CNN, 3 seeds. Every optimizer's learning rate is
-tuned on the same grid (INDIAN also over a few alpha, beta); each optimizer's
+Digits and MNIST-1D, MLP and CNN, 3 seeds, constant step sizes. Every optimizer's
+learning rate is tuned on the same grid (INDIAN also over a few alpha, beta), widened
+automatically until its chosen rate is interior; each optimizer's
 runs are one vmapped program (``indian_optax.app.sweep``). The best setting is
 the sweep's own choice: mean final accuracy over the seeds on a validation split
 held out from the training set (10 %, stratified); the test split is reported,
@@ -20,7 +21,7 @@ import _common  # noqa: E402
 
 from indian_optax.app import SweepResult, optimizers, plots, sweep  # noqa: E402
 
-LEARNING_RATES = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
+LEARNING_RATES = _common.half_decades(-6, -1)  # 0.001 to 0.316
 INDIAN_GRID = {"alpha": [0.5, 1.0], "beta": [0.1, 0.5]}
 OPTIMIZERS = ("indian", "innaprop", "sgd", "momentum", "adam", "adamw", "adagrad")
 SETUPS = {
@@ -49,37 +50,37 @@ def main(argv=None) -> None:
   for dataset_name, model_name, epochs in setups:
     inputs = _common.sweep_inputs(dataset_name, model_name)
     results = []
+    grids = {}
     for name in OPTIMIZERS[:2] if args.quick else OPTIMIZERS:
-      grid = {"learning_rate": lrs}
-      if name == "indian" and not args.quick:
-        grid |= INDIAN_GRID
-      results.append(
-        sweep(
-          optimizers.FACTORIES[name],
-          grid,
-          **inputs,
-          epochs=epochs,
-          batch_size=64,
-          seeds=seeds,
-          name=name,
-        )
+      extra = INDIAN_GRID if name == "indian" and not args.quick else {}
+      run = lambda rates, name=name, extra=extra, inputs=inputs, epochs=epochs: sweep(
+        optimizers.FACTORIES[name],
+        {**extra, "learning_rate": rates},
+        **inputs,
+        epochs=epochs,
+        batch_size=64,
+        seeds=seeds,
+        name=name,
       )
-      print(dataset_name, model_name, name, results[-1].best(), flush=True)
+      tuned, grids[name] = _common.tune_learning_rate(run, lrs, widen=0 if args.quick else 4)
+      results.append(tuned)
+      print(dataset_name, model_name, name, grids[name], results[-1].best(), flush=True)
     result = SweepResult.concatenate(results)
     chosen = result.chosen_settings()
-    rows = [_row(setting) for setting in chosen]
+    rows = [_row(setting) + [grids[setting.hyperparameters["optimizer"]]] for setting in chosen]
     title = f"{dataset_name}, {model_name}, {epochs} epochs, mean of {len(seeds)} seeds"
     figure = f"convergence_{dataset_name}_{model_name}.png"
     if not args.quick:
       plots.curves(result, chosen, figures / figure, title=f"chosen setting of each: {title}")
     table = _common.markdown_table(
       ["optimizer", "chosen setting", "final val accuracy", "final test accuracy",
-       "final train loss"], rows,
+       "final train loss", "learning rates tried"], rows,
     )  # fmt: skip
     edges = result.grid_edge_warnings()
     interior = "every chosen value is interior to its grid" if not edges else "; ".join(edges)
     body = (
-      f"**{title}** (`figures/{figure}`). Learning rates tried by every optimizer: {lrs}; "
+      f"**{title}** (`figures/{figure}`). Learning rates tried by every optimizer: {lrs}, "
+      "widened half a decade at a time while an optimizer's choice sat on an end (last column); "
       f"INDIAN also alpha x beta {INDIAN_GRID['alpha']} x {INDIAN_GRID['beta']}; INNAprop at its "
       "authors' (0.1, 0.9); batch 64; each optimizer's setting chosen by mean final "
       "validation accuracy (10 % of the training set, held out); test accuracy never read to "

@@ -100,6 +100,7 @@ def test_save_and_load_round_trip(tmp_path):
     [0.25, math.nan],
     diverged_at=[None, 2],
     info={"command": "sweep", "dataset": "digits", "epochs": 2},
+    val_loss=np.array([[1.5, 0.75], [1.0, math.nan]]),
   )
   written = original.save(tmp_path)
   assert sorted(p.name for p in written) == ["results.csv", "results.json"]
@@ -116,6 +117,8 @@ def test_save_and_load_round_trip(tmp_path):
     "train_loss",
     "val_accuracy",
     "test_accuracy",
+    "val_loss",
+    "test_loss",
     "final_train_loss",
     "epochs_trained",
   ):
@@ -123,7 +126,25 @@ def test_save_and_load_round_trip(tmp_path):
   assert loaded.info == original.info and loaded.best() == original.best()
   csv_lines = (tmp_path / "results.csv").read_text().splitlines()
   assert csv_lines[0].startswith("optimizer,alpha,seed,diverged_at,epochs_trained")
-  assert csv_lines[2].endswith(",2,2,,,")
+  assert csv_lines[2].endswith(",2,2,,,,,")
+  assert document["runs"][0]["final_val_loss"] == 0.75 and math.isnan(loaded.test_loss[0, 1])
+
+
+def test_files_written_before_validation_losses_load_with_unknown_losses(tmp_path):
+  original = result([{"alpha": 0.5, "seed": 0}], [0.875], [0.25])
+  document = original.to_json()
+  for run in document["runs"]:  # a version-2 file: no loss histories on held-out data
+    del run["history"]["val_loss"], run["history"]["test_loss"]
+  loaded = SweepResult.from_json(document | {"version": 2})
+  assert loaded.val_loss.shape == (1, 2) and np.all(np.isnan(loaded.val_loss))
+  np.testing.assert_array_equal(loaded.val_accuracy, original.val_accuracy)
+
+
+def test_val_loss_selection_prefers_the_lowest_mean_final_validation_loss():
+  configs = seeds_of({"alpha": 0.5}, {"alpha": 1.0})
+  val_loss = np.array([[2.0, 0.9], [2.0, 0.7], [2.0, 0.6], [2.0, 0.8]])
+  ranked = result(configs, [0.9, 0.9, 0.5, 0.5], [0.3] * 4, selection="val_loss", val_loss=val_loss)
+  assert ranked.best()["alpha"] == 1.0 and ranked.best()["final_val_loss"] == pytest.approx(0.7)
 
 
 def test_loading_something_else_says_what_is_wrong(tmp_path):

@@ -11,6 +11,7 @@ from oracle import hand_written_run
 
 import indian_optax
 from indian_optax import app
+from indian_optax.app import _program
 
 
 def problem(dtype=np.float32, samples=200):
@@ -48,6 +49,8 @@ def assert_run_matches(result, i, oracle, val_size):
   # An accuracy may move by one sample where float32 rounding flips an argmax.
   np.testing.assert_allclose(result.val_accuracy[i], history["val_accuracy"], atol=1.01 / val_size)
   np.testing.assert_allclose(result.test_accuracy[i], history["test_accuracy"], atol=0.02)
+  np.testing.assert_allclose(result.val_loss[i], history["val_loss"], rtol=2e-5)
+  np.testing.assert_allclose(result.test_loss[i], history["test_loss"], rtol=2e-5)
 
 
 def test_every_row_of_a_sweep_equals_a_hand_written_training_loop():
@@ -155,6 +158,41 @@ def test_train_loss_selection_ranks_by_the_final_training_loss():
   assert result.best()["final_train_loss"] == min(result.final_train_loss)
 
 
+def test_a_validation_set_of_its_own_holds_nothing_out_and_matches_the_oracle():
+  setup = problem()
+  x, y, x_test, y_test = setup["data"]
+  validation = (x_test[:20], y_test[:20])
+  result = app.sweep(
+    indian, GRID, epochs=2, batch_size=32, validation=validation, select="val_loss", **setup
+  )
+  for i in (0, 5):
+    oracle = hand_written_run(
+      result.configs[i], setup, epochs=2, batch_size=32, validation=validation
+    )
+    assert_run_matches(result, i, oracle, val_size=20)
+  losses = [result.final_val_loss[i] for i in result.ranking()]
+  assert losses == sorted(losses)
+
+
+def test_held_out_sets_are_evaluated_in_blocks_with_the_same_numbers(monkeypatch, float64):
+  """Blocks bound the memory of evaluation; 7 divides none of the sets, so a remainder shows."""
+  setup = problem(np.float64)
+  whole = app.sweep(indian, GRID, epochs=2, batch_size=32, **setup)
+  monkeypatch.setattr(_program, "EVAL_BLOCK", 7)
+  blocks = app.sweep(indian, GRID, epochs=2, batch_size=32, **setup)
+  for name in ("val_loss", "test_loss", "val_accuracy", "test_accuracy", "final_train_loss"):
+    np.testing.assert_allclose(getattr(blocks, name), getattr(whole, name), rtol=1e-12)
+
+
+def test_no_validation_split_leaves_validation_metrics_unknown():
+  setup = problem()
+  flat = lambda params, x: setup["apply_fn"](params, x.reshape(x.shape[0], -1))
+  result = app.sweep(indian, GRID, epochs=1, batch_size=32, val_fraction=0.0,
+                     select="train_loss", **(setup | {"apply_fn": flat}))  # fmt: skip
+  assert np.all(np.isnan(result.val_accuracy)) and np.all(np.isnan(result.val_loss))
+  assert np.all(np.isfinite(result.test_loss))
+
+
 def test_the_validation_split_is_seeded_stratified_and_disjoint():
   y = np.repeat(np.arange(4), [100, 50, 30, 20])
   x = np.arange(len(y))
@@ -192,9 +230,12 @@ def test_the_top_level_names_lead_to_the_app():
     (dict(seeds=[-1]), r"seeds must be integers in \[0, 2\*\*32\), got -1"),
     (dict(seeds=[2**32]), "seeds must be integers"),
     (dict(seeds=[1, 1]), "seeds must be distinct"),
-    (dict(select="test_accuracy"), "select must be one of val_accuracy, train_loss"),
+    (dict(select="test_accuracy"), "select must be one of val_accuracy, train_loss, val_loss"),
     (dict(val_fraction=1.0), r"val_fraction must be in \[0, 1\)"),
-    (dict(val_fraction=0.0), "needs a validation split"),
+    (dict(val_fraction=0.0), "select='val_accuracy' needs a validation split"),
+    (dict(val_fraction=0.0, select="val_loss"), "select='val_loss' needs a validation split"),
+    (dict(val_fraction=0.2, validation=(np.zeros((4, 5)), np.zeros(4))), "not both"),
+    (dict(validation=(np.zeros((4, 5)), np.zeros(3))), "validation has 4 inputs but 3 labels"),
   ],
 )
 def test_bad_sweep_arguments(kwargs, message):

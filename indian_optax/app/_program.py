@@ -76,6 +76,13 @@ class Placement:
     return array if self.data is None else jax.device_put(array, self.data)
 
 
+EVAL_BLOCK = 1024
+"""Samples evaluated at once after each epoch (the validation and test sets, the final loss)."""
+
+METRICS = ("train_loss", "val_accuracy", "test_accuracy", "val_loss", "test_loss")
+"""The per-epoch histories one epoch of the compiled program returns, in order."""
+
+
 class Program(NamedTuple):
   """The compiled pieces of a sweep, shared by every chunk of one shape."""
 
@@ -92,8 +99,28 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
     params = init_params(params_key)
     return params, optimizer(**hyper).init(params), order_key
 
-  def accuracy(params, x, y):
-    return jnp.mean(jnp.argmax(apply_fn(params, x), -1) == y)
+  def evaluate(params, x, y):
+    """Mean loss and accuracy on ``(x, y)``, ``EVAL_BLOCK`` samples at a time (NaN if empty)."""
+    samples = len(y)
+    if samples == 0:
+      return jnp.nan, jnp.nan
+    block = min(samples, EVAL_BLOCK)
+    whole = samples // block * block
+
+    def sums(xs, ys):
+      logits = apply_fn(params, xs)
+      loss = loss_fn(logits, ys)
+      hits = jnp.sum(jnp.argmax(logits, -1) == ys) / (ys.size / len(ys))  # per sample
+      return jnp.stack([loss * len(ys), hits.astype(loss.dtype)])
+
+    # Blocks bound the memory of the evaluation (a language model's logits, say):
+    # a mean loss is the size-weighted mean of its blocks' means.
+    shape = lambda a: a[:whole].reshape(whole // block, block, *a.shape[1:])
+    total = jnp.sum(jax.lax.map(lambda b: sums(*b), (shape(x), shape(y))), axis=0)
+    if whole < samples:
+      total = total + sums(x[whole:], y[whole:])
+    loss, accuracy = total / samples
+    return loss, accuracy
 
   def epoch(hyper, carry, x_train, y_train, x_val, y_val, x_test, y_test):
     params, state, key = carry
@@ -113,7 +140,9 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
     )
     loss = jnp.mean(losses)
     params_finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
-    metrics = (loss, accuracy(params, x_val, y_val), accuracy(params, x_test, y_test))
+    val_loss, val_accuracy = evaluate(params, x_val, y_val)
+    test_loss, test_accuracy = evaluate(params, x_test, y_test)
+    metrics = (loss, val_accuracy, test_accuracy, val_loss, test_loss)
     return (params, state, key), metrics, jnp.isfinite(loss) & params_finite
 
   data_axes = (None,) * 6
@@ -124,9 +153,7 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
       out_shardings=placement.configs,
       donate_argnums=(1,),
     ),
-    final_loss=jax.jit(
-      jax.vmap(lambda p, x, y: loss_fn(apply_fn(p, x), y), in_axes=(0, None, None))
-    ),
+    final_loss=jax.jit(jax.vmap(lambda p, x, y: evaluate(p, x, y)[0], in_axes=(0, None, None))),
   )
 
 
@@ -134,7 +161,7 @@ class Chunk(NamedTuple):
   """What the runs of one batch recorded: metrics per epoch, finiteness, final loss."""
 
   configs: list[dict]
-  metrics: np.ndarray  # [3, runs, epochs]: train loss, val accuracy, test accuracy
+  metrics: np.ndarray  # [5, runs, epochs]: the histories in METRICS order
   finite: np.ndarray  # [runs, epochs]
   final_loss: np.ndarray  # [runs]
 
@@ -166,7 +193,7 @@ class Batch:
     return Batch(jax.tree.map(pick, self.hyper), jax.tree.map(pick, self.carry), len(rows))
 
   def train(self, program: Program, data, epochs: range, report) -> tuple[np.ndarray, np.ndarray]:
-    """Trains for ``epochs``; returns metrics ``[3, kept, n]`` and finiteness ``[kept, n]``."""
+    """Trains for ``epochs``; returns metrics ``[5, kept, n]`` and finiteness ``[kept, n]``."""
     metrics, finite = [], []
     kept = self.kept
     for epoch in epochs:
@@ -203,9 +230,7 @@ def chunk_result(
   final_loss = np.where(ever_bad[:, -1] | ~np.isfinite(chunk.final_loss), np.nan, chunk.final_loss)
   return SweepResult(
     configs=chunk.configs,
-    train_loss=metrics[0],
-    val_accuracy=metrics[1],
-    test_accuracy=metrics[2],
+    **dict(zip(METRICS, metrics, strict=True)),
     final_train_loss=final_loss,
     diverged_at=diverged_at,
     epochs_trained=epochs_trained,

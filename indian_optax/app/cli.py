@@ -144,8 +144,8 @@ def _common_options() -> argparse.ArgumentParser:
     "--select",
     choices=tuple(SELECTIONS),
     default="val_accuracy",
-    help="what chooses the best setting: final validation accuracy or final training loss "
-    "(default: val_accuracy)",
+    help="what chooses the best setting: final validation accuracy, final validation loss "
+    "or final training loss (default: val_accuracy)",
   )
   add(
     "--chunk",
@@ -435,7 +435,7 @@ def _prepared_folder(args: argparse.Namespace) -> tuple[pathlib.Path, bool]:
   last_seed = args.seed + getattr(args, "seeds", 1) - 1
   if last_seed >= 2**32:
     raise UsageError(f"--seed: the last seed, {last_seed}, must be < 2**32 (seeds are 32-bit)")
-  if args.select == "val_accuracy" and args.val_fraction == 0:
+  if SELECTIONS[args.select][0] == "validation" and args.val_fraction == 0:
     raise UsageError("--val-fraction: 0 leaves no validation split; use --select train_loss")
   try:
     datasets.check_name(args.dataset)

@@ -143,40 +143,52 @@ def curves(
   path: Optional[pathlib.Path] = None,
   *,
   title: str = "",
+  panels: Optional[Sequence[str]] = None,
+  bands: bool = False,
 ) -> Figure:
-  """Training-loss and accuracy curves (mean over seeds), one line per setting.
+  """Curves of per-epoch metrics (mean over seeds), one line per setting, one panel per metric.
 
-  The accuracy panel shows the validation accuracy (the test accuracy when the
-  sweep has no validation split). Epochs after a run diverged are left out.
+  Epochs after a run diverged (or after halving stopped it) are left out.
 
   Args:
     result: the :class:`~indian_optax.app.SweepResult`.
     settings: the settings to draw (default: the 8 best).
     path: where to write a PNG (optional).
     title: the figure's title.
+    panels: the histories to draw, e.g. ``("train_loss", "test_accuracy")``
+      (default: the training loss and the validation accuracy, or the test
+      accuracy when the sweep has no validation split).
+    bands: shade the seeds' spread (minimum to maximum) around each mean.
 
   Returns:
     The figure.
   """
   settings = list(result.ranked_settings()[:8] if settings is None else settings)
-  has_val = bool(np.any(np.isfinite(result.val_accuracy)))
-  accuracy = result.val_accuracy if has_val else result.test_accuracy
-  fig = Figure(figsize=(11, 4.2))
-  loss_ax, accuracy_ax = fig.subplots(1, 2)
-  for setting in settings:
-    rows = list(setting.runs)
-    epochs = np.arange(1, result.epochs + 1)
-    label = setting_label(setting) + (" (diverged)" if setting.diverged else "")
-    (line,) = loss_ax.plot(epochs, np.mean(result.train_loss[rows], axis=0), label=label)
-    accuracy_ax.plot(epochs, np.mean(accuracy[rows], axis=0), color=line.get_color(), label=label)
-  loss_ax.set_yscale("log")
-  loss_ax.set_xlabel("epoch")
-  loss_ax.set_ylabel("training loss (epoch mean)")
-  accuracy_ax.set_xlabel("epoch")
-  accuracy_ax.set_ylabel("validation accuracy" if has_val else "test accuracy")
-  accuracy_ax.legend(fontsize=7, loc="lower right")
+  if panels is None:
+    has_val = bool(np.any(np.isfinite(result.val_accuracy)))
+    panels = ("train_loss", "val_accuracy" if has_val else "test_accuracy")
+  fig = Figure(figsize=(5.5 * len(panels), 4.2))
+  axes = np.atleast_1d(fig.subplots(1, len(panels)))
+  epochs = np.arange(1, result.epochs + 1)
+  for ax, panel in zip(axes, panels, strict=True):
+    history = np.asarray(getattr(result, panel), dtype=float)
+    for index, setting in enumerate(settings):
+      label = setting_label(setting) + (" (diverged)" if setting.diverged else "")
+      runs = history[list(setting.runs)]
+      color = f"C{index % 10}"
+      ax.plot(epochs, np.mean(runs, axis=0), color=color, label=label)
+      if bands and len(runs) > 1:
+        ax.fill_between(epochs, np.min(runs, axis=0), np.max(runs, axis=0), color=color, alpha=0.2)
+    if panel.endswith("loss"):
+      ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(_PANEL_LABELS.get(panel, panel.replace("_", " ")))
+  axes[-1].legend(fontsize=7, loc="best")
   fig.suptitle(title)
   fig.tight_layout()
   if path is not None:
     fig.savefig(path, dpi=110)
   return fig
+
+
+_PANEL_LABELS = {"train_loss": "training loss (epoch mean)"}

@@ -18,18 +18,26 @@ from typing import Any, Optional, Union
 import numpy as np
 
 FORMAT = "indian-optax-results"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 
 SELECTIONS: dict[str, tuple[str, bool]] = {
   "val_accuracy": ("validation", True),
   "train_loss": ("train", False),
+  "val_loss": ("validation", False),
 }
 """Selection metric -> (the split it reads, whether higher is better)."""
 
-FINAL_METRICS = ("final_train_loss", "final_val_accuracy", "final_test_accuracy")
-_HISTORIES = ("train_loss", "val_accuracy", "test_accuracy")
+FINAL_METRICS = (
+  "final_train_loss",
+  "final_val_accuracy",
+  "final_test_accuracy",
+  "final_val_loss",
+  "final_test_loss",
+)
+_HISTORIES = ("train_loss", "val_accuracy", "test_accuracy", "val_loss", "test_loss")
+_LOSS_HISTORIES = ("val_loss", "test_loss")  # absent from files written before 0.3
 _RUN_FIELDS = ("diverged_at", "epochs_trained", *FINAL_METRICS, "history")
 
 
@@ -76,11 +84,14 @@ class SweepResult:
       without a validation split).
     test_accuracy: ``[runs, epochs]`` test accuracy after each epoch; reported,
       never read to choose.
+    val_loss, test_loss: ``[runs, epochs]`` mean loss on the validation and the
+      test set after each epoch (default: NaN, unknown).
     final_train_loss: ``[runs]`` loss on the whole training set after training.
     diverged_at: ``[runs]`` the first epoch (counted from 1) after which the
       training loss or any param was non-finite, or None.
     epochs_trained: ``[runs]`` epochs each run trained (default: all).
-    selection: ``"val_accuracy"`` (the default) or ``"train_loss"``: what ranks runs.
+    selection: what ranks runs: ``"val_accuracy"`` (the default), ``"val_loss"``
+      or ``"train_loss"`` (the final loss on the whole training set).
     devices: how many devices the configuration axis was spread over.
     complete: False while a sweep is still running (a partial result on disk).
     info: free-form metadata saved with the results (the command line's options).
@@ -93,6 +104,8 @@ class SweepResult:
   final_train_loss: np.ndarray
   diverged_at: list[Optional[int]]
   epochs_trained: Optional[np.ndarray] = None
+  val_loss: Optional[np.ndarray] = None
+  test_loss: Optional[np.ndarray] = None
   selection: str = "val_accuracy"
   devices: int = 1
   complete: bool = True
@@ -104,8 +117,11 @@ class SweepResult:
     runs, epochs = np.shape(self.train_loss) if len(self.configs) else (0, 0)
     if self.epochs_trained is None:
       object.__setattr__(self, "epochs_trained", np.full(runs, epochs, dtype=int))
+    for name in _LOSS_HISTORIES:
+      if getattr(self, name) is None:
+        object.__setattr__(self, name, np.full((runs, epochs), np.nan))
     sizes = {len(self.configs), len(self.diverged_at), len(np.asarray(self.epochs_trained))}
-    sizes |= {len(getattr(self, k)) for k in ("val_accuracy", "test_accuracy", "final_train_loss")}
+    sizes |= {len(getattr(self, k)) for k in (*_HISTORIES, "final_train_loss")}
     if sizes != {runs}:
       raise ValueError(f"SweepResult: every field needs one row per run ({len(self.configs)})")
 
@@ -131,6 +147,16 @@ class SweepResult:
     return np.asarray(history)[np.arange(len(self.configs)), last] if len(last) else np.zeros(0)
 
   @property
+  def final_val_loss(self) -> np.ndarray:
+    """``[runs]`` validation loss after each run's last trained epoch."""
+    return self._at_last_epoch(np.asarray(self.val_loss))
+
+  @property
+  def final_test_loss(self) -> np.ndarray:
+    """``[runs]`` test loss after each run's last trained epoch."""
+    return self._at_last_epoch(np.asarray(self.test_loss))
+
+  @property
   def hyperparameter_names(self) -> list[str]:
     """The names in the configs other than ``seed`` and ``optimizer``, in order of appearance."""
     names = dict.fromkeys(k for c in self.configs for k in c)
@@ -139,7 +165,7 @@ class SweepResult:
   def selection_scores(self) -> np.ndarray:
     """``[runs]`` the selection metric, signed so that higher is better (NaN if diverged)."""
     metric, maximise = self.selection, SELECTIONS[self.selection][1]
-    values = self.final_val_accuracy if metric == "val_accuracy" else self.final_train_loss
+    values = getattr(self, f"final_{metric}")
     return np.asarray(values, dtype=float) * (1.0 if maximise else -1.0)
 
   # Settings and the one rule for "best" -------------------------------------
@@ -209,6 +235,8 @@ class SweepResult:
       train_loss=pick(self.train_loss),
       val_accuracy=pick(self.val_accuracy),
       test_accuracy=pick(self.test_accuracy),
+      val_loss=pick(self.val_loss),
+      test_loss=pick(self.test_loss),
       final_train_loss=pick(self.final_train_loss),
       diverged_at=[self.diverged_at[i] for i in rows],
       epochs_trained=pick(self.epochs_trained),
@@ -273,6 +301,8 @@ class SweepResult:
       train_loss=stack("train_loss"),
       val_accuracy=stack("val_accuracy"),
       test_accuracy=stack("test_accuracy"),
+      val_loss=stack("val_loss"),
+      test_loss=stack("test_loss"),
       final_train_loss=stack("final_train_loss"),
       diverged_at=[d for r in results for d in r.diverged_at],
       epochs_trained=stack("epochs_trained"),
@@ -346,7 +376,7 @@ class SweepResult:
     epochs = max((len(r["history"]["train_loss"]) for r in runs), default=0)
     epochs = int(document.get("epochs", epochs))
     history = lambda name: np.array(
-      [_padded(r["history"][name], epochs) for r in runs], dtype=float
+      [_padded(r["history"].get(name, []), epochs) for r in runs], dtype=float
     ).reshape(len(runs), epochs)
     known = {"format", "version", "complete", "selection", "devices", "best", "chosen"}
     return cls(
@@ -356,6 +386,8 @@ class SweepResult:
       train_loss=history("train_loss"),
       val_accuracy=history("val_accuracy"),
       test_accuracy=history("test_accuracy"),
+      val_loss=history("val_loss"),
+      test_loss=history("test_loss"),
       final_train_loss=np.array([_nan(r["final_train_loss"]) for r in runs], dtype=float),
       diverged_at=[r["diverged_at"] for r in runs],
       epochs_trained=np.array([r["epochs_trained"] for r in runs], dtype=int),

@@ -105,7 +105,7 @@ def validation_split(
   return x[~val], y[~val], x[val], y[val]
 
 
-def _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction) -> None:
+def _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, validation) -> None:
   if not grid:
     raise ValueError("sweep: the grid is empty")
   for name, values in grid.items():
@@ -124,8 +124,10 @@ def _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction) -> N
     raise ValueError(f"sweep: select must be one of {', '.join(SELECTIONS)}, got {select!r}")
   if not 0.0 <= val_fraction < 1.0:
     raise ValueError(f"sweep: val_fraction must be in [0, 1), got {val_fraction}")
-  if select == "val_accuracy" and val_fraction == 0:
-    raise ValueError("sweep: select='val_accuracy' needs a validation split (val_fraction > 0)")
+  if validation is not None and val_fraction > 0:
+    raise ValueError("sweep: give a validation set or a val_fraction to hold out, not both")
+  if SELECTIONS[select][0] == "validation" and val_fraction == 0 and validation is None:
+    raise ValueError(f"sweep: select={select!r} needs a validation split (val_fraction > 0)")
 
 
 AUTO_CPU_WORK = 320_000
@@ -183,7 +185,8 @@ def sweep(
   epochs: int = 10,
   batch_size: int = 64,
   seeds: Sequence[int] = (0,),
-  val_fraction: float = 0.1,
+  val_fraction: Optional[float] = None,
+  validation: Optional[tuple[np.ndarray, np.ndarray]] = None,
   select: str = "val_accuracy",
   split_seed: int = 0,
   chunk_size: Union[int, str, None] = "auto",
@@ -208,8 +211,11 @@ def sweep(
     data: ``(x_train, y_train, x_test, y_test)`` with integer labels.
     epochs, batch_size: passes over the training set, and minibatch size.
     seeds: distinct seeds in ``[0, 2**32)`` for each grid point.
-    val_fraction, split_seed: the validation split, a fraction in ``[0, 1)``.
-    select: ``"val_accuracy"`` (default) or ``"train_loss"`` (the INDIAN paper's rule).
+    val_fraction, split_seed: the validation split held out of the training data, a
+      fraction in ``[0, 1)`` (default 0.1, or 0 when ``validation`` is given).
+    validation: a validation set ``(x, y)`` of its own (held-out files of a corpus, say).
+    select: ``"val_accuracy"`` (default), ``"val_loss"`` or ``"train_loss"`` (the INDIAN
+      paper's rule: the final loss on the whole training set).
     chunk_size: configurations per program: a number, None (all), "auto" (the default).
     loss_fn, name: ``(logits, labels) -> scalar`` loss; ``optimizer`` in every config.
     on_epoch, on_chunk: called with an :class:`EpochProgress` after each epoch, and with
@@ -221,8 +227,10 @@ def sweep(
 
   Returns: a :class:`~indian_optax.app.SweepResult`, runs in :func:`grid_points` order.
   """
-  _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction)
-  splits, batches = _splits(data, val_fraction, split_seed, batch_size)
+  if val_fraction is None:
+    val_fraction = 0.1 if validation is None else 0.0
+  _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, validation)
+  splits, batches = _splits(data, val_fraction, split_seed, batch_size, validation)
   configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
   if chunk_size == "auto":
     chunk_size = auto_chunk_size(init_params, batch_size, len(configs))
@@ -235,10 +243,17 @@ def sweep(
   return loop.run(tuple(placement.replicated(a) for a in splits), resume_from, on_epoch, on_chunk)
 
 
-def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int):
+def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int, validation):
   """(train, validation, test arrays), and the number of minibatches per epoch."""
   x_train, y_train, x_test, y_test = (np.asarray(a) for a in data)
-  x_train, y_train, x_val, y_val = validation_split(x_train, y_train, val_fraction, seed=split_seed)
+  if validation is None:
+    x_train, y_train, x_val, y_val = validation_split(
+      x_train, y_train, val_fraction, seed=split_seed
+    )
+  else:
+    x_val, y_val = (np.asarray(a) for a in validation)
+    if len(x_val) != len(y_val):
+      raise ValueError(f"sweep: validation has {len(x_val)} inputs but {len(y_val)} labels")
   batches = len(y_train) // batch_size
   if batches == 0:
     raise ValueError(f"sweep: batch_size {batch_size} exceeds the {len(y_train)} training samples")

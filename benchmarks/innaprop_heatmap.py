@@ -1,0 +1,128 @@
+"""Does INNAprop's best (alpha, beta) move with the training budget?
+
+Its authors found on CIFAR-10 that the best (alpha, beta) depends on the budget:
+(0.1, 0.9) for short runs, (2, 2) for long ones. Here: one sweep of INNAprop's alpha x
+beta x learning rate grid on MNIST-1D (MLP, 2 seeds) at a short budget and one
+``LONG_FACTOR`` times longer, both with the sweep engine. Each cell shows the mean
+final validation accuracy of its best learning rate (the sweep's own choice, per
+cell); the section names each budget's best cell, whether the chosen learning rate
+of each budget is interior, and the rank correlation of the cells between budgets.
+
+    python benchmarks/innaprop_heatmap.py           # updates RESULTS.md and figures/
+    python benchmarks/innaprop_heatmap.py --quick   # smoke test
+"""
+
+import argparse
+import pathlib
+import sys
+import time
+
+import numpy as np
+from matplotlib.figure import Figure
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import _common  # noqa: E402
+
+from indian_optax.app import optimizers, plots, sweep  # noqa: E402
+
+GRID = {
+  "alpha": [0.1, 0.5, 1.0, 2.0, 3.0],
+  "beta": [0.1, 0.5, 0.9, 2.0, 3.0],
+  "learning_rate": [1e-3, 3e-3, 1e-2, 3e-2],
+}
+SHORT_EPOCHS = 6
+LONG_FACTOR = 6
+SEEDS = (0, 1)
+DATASET, MODEL = "mnist1d", "mlp"
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument(
+    "--quick", action="store_true", help="smoke test: a 2 x 2 grid, 1 and 2 epochs"
+  )
+  parser.add_argument("--results", type=pathlib.Path, help="RESULTS.md to update")
+  args = parser.parse_args(argv)
+  grid = {"alpha": [0.1, 2.0], "beta": [0.9, 2.0], "learning_rate": [3e-3]} if args.quick else GRID
+  budgets = (1, 2) if args.quick else (SHORT_EPOCHS, SHORT_EPOCHS * LONG_FACTOR)
+  results = args.results or _common.RESULTS
+  figures = results.parent / "figures"  # next to the RESULTS.md written, never the real ones
+  figures.mkdir(parents=True, exist_ok=True)
+  inputs = _common.sweep_inputs(DATASET, MODEL)
+  runs, minutes = {}, {}
+  for epochs in budgets:
+    start = time.perf_counter()
+    runs[epochs] = sweep(
+      optimizers.FACTORIES["innaprop"], grid, **inputs, epochs=epochs, seeds=SEEDS, name="innaprop"
+    )
+    minutes[epochs] = (time.perf_counter() - start) / 60
+  figure = "innaprop_heatmap_budgets.png"
+  _draw(runs, figures / figure)
+  body = _section(runs, minutes, grid, figure)
+  if args.results or not args.quick:
+    _common.write_section("innaprop_heatmap", body, results)
+  print(body, flush=True)
+
+
+def _draw(runs: dict, path: pathlib.Path) -> None:
+  fig = Figure(figsize=(6.5 * len(runs), 5))
+  for ax, (epochs, result) in zip(fig.subplots(1, len(runs)), runs.items(), strict=True):
+    title = f"INNAprop, {DATASET} {MODEL}, {epochs} epochs: val accuracy (best lr per cell)"
+    plots.heatmap(result, metric="final_val_accuracy", ax=ax, title=title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+
+
+def _cells(result) -> dict:
+  """(alpha, beta) -> the best setting of the cell (over learning rates)."""
+  rows, columns, table = plots.grid_table(result, "beta", "alpha")
+  return {(a, b): table[i][j] for i, b in enumerate(rows) for j, a in enumerate(columns)}
+
+
+def _section(runs: dict, minutes: dict, grid: dict, figure: str) -> str:
+  lines, cells = [], {}
+  for epochs, result in runs.items():
+    cells[epochs] = _cells(result)
+    best = result.ranked_settings()[0]
+    h = best.hyperparameters
+    edges = [w for w in result.grid_edge_warnings() if "learning_rate" in w]
+    rates = grid["learning_rate"]
+    chosen = [s.hyperparameters["learning_rate"] for s in cells[epochs].values() if s]
+    at_edge = sum(len(rates) >= 3 and r in (rates[0], rates[-1]) for r in chosen)
+    lines.append(
+      f"{epochs} epochs ({minutes[epochs]:.1f} min): best cell alpha={h['alpha']:g}, "
+      f"beta={h['beta']:g} at lr={h['learning_rate']:g}, validation accuracy "
+      f"{best.mean['final_val_accuracy']:.4f} ± {best.std['final_val_accuracy']:.4f}, test "
+      f"{best.mean['final_test_accuracy']:.4f}; its learning rate "
+      + ("is interior to the grid" if not edges else "is at an edge: " + edges[0])
+      + f"; {at_edge} of {len(chosen)} cells chose the smallest or largest learning rate"
+    )
+  short, long = list(runs)
+  keys = sorted(cells[short])
+  score = lambda e: [
+    cells[e][k].mean["final_val_accuracy"] if cells[e][k] else np.nan for k in keys
+  ]
+  rho = spearmanr(score(short), score(long), nan_policy="omit").statistic
+  moved = runs[short].ranked_settings()[0].hyperparameters
+  stayed = runs[long].ranked_settings()[0].hyperparameters
+  same = (moved["alpha"], moved["beta"]) == (stayed["alpha"], stayed["beta"])
+  top = lambda e: sorted(
+    keys, key=lambda k: -np.nan_to_num(cells[e][k].mean["final_val_accuracy"], nan=-1)
+  )[:3]
+  lines.append(
+    f"the best cell {'stays' if same else 'moves'} between budgets; the three best cells: "
+    f"{short} epochs {top(short)}, {long} epochs {top(long)}; Spearman correlation of the "
+    f"{len(keys)} cells' accuracies between budgets: {rho:.2f}"
+  )
+  return (
+    f"**INNAprop (alpha, beta) at two budgets** (`figures/{figure}`): {DATASET} {MODEL}, "
+    f"alpha {grid['alpha']} x beta {grid['beta']} x learning rate {grid['learning_rate']}, "
+    f"sigma and weight decay at their defaults, batch 64, {len(SEEDS)} seeds, selection by "
+    f"final validation accuracy (10 % held out of the training set).\n\n"
+    + "\n".join(f"- {line}" for line in lines)
+  )
+
+
+if __name__ == "__main__":
+  main()
