@@ -97,6 +97,7 @@ def main(argv=None) -> None:
         f"{test_full:.4f} / {test_cut:.4f} ({100 * (test_cut - test_full):+.2f} pt)",
         "same" if _setting(chosen_full) == _setting(chosen_cut) else "different",
         ", ".join(f"epoch {e}: {r:.2f}" for e, r in rung.items()),
+        _learning_rate_note(full),
       ])  # fmt: skip
       print(" | ".join(str(c) for c in rows[-1]), flush=True)
   figure = pathlib.Path(__file__).parent / "figures" / "halving_spearman.png"
@@ -105,6 +106,7 @@ def main(argv=None) -> None:
   header = [
     "data", "optimizer", "settings", "config-epochs full / halving", "wall s full / halving",
     "chosen test acc full / halving", "chosen setting", "Spearman at the rungs",
+    "full grid's chosen lr",
   ]  # fmt: skip
   body = (
     f"Halving with eta 3 (rungs after epochs {sorted(set(cut.epochs_trained.tolist()))[:-1]}), "
@@ -116,6 +118,13 @@ def main(argv=None) -> None:
   if args.results or not args.quick:
     _common.write_section("halving", body, args.results or _common.RESULTS)
   print(body)
+
+
+def _learning_rate_note(result) -> str:
+  """The full grid's chosen learning rate, and whether it is interior to the grid."""
+  rate = result.best()["learning_rate"]
+  edge = any("learning_rate" in warning for warning in result.grid_edge_warnings())
+  return f"{rate:g} ({'at an end of the grid' if edge else 'interior'})"
 
 
 def _setting(best: dict) -> tuple:

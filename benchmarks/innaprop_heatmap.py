@@ -33,7 +33,7 @@ GRID = {
 }
 SHORT_EPOCHS = 6
 LONG_FACTOR = 6
-SEEDS = (0, 1)
+SEEDS = (0, 1, 2)
 DATASET, MODEL = "mnist1d", "mlp"
 
 
@@ -80,6 +80,18 @@ def _cells(result) -> dict:
   return {(a, b): table[i][j] for i, b in enumerate(rows) for j, a in enumerate(columns)}
 
 
+def _within_noise(cells: dict) -> int:
+  """Cells whose mean accuracy is within two standard errors of the difference from the best."""
+  settings = [s for s in cells.values() if s and np.isfinite(s.mean["final_val_accuracy"])]
+  best = max(settings, key=lambda s: s.mean["final_val_accuracy"])
+  error = lambda s: np.sqrt(
+    (s.std["final_val_accuracy"] ** 2 + best.std["final_val_accuracy"] ** 2)
+    / max(len(s.seeds) - 1, 1)
+  )
+  gap = lambda s: best.mean["final_val_accuracy"] - s.mean["final_val_accuracy"]
+  return sum(gap(s) <= 2 * error(s) for s in settings)
+
+
 def _section(runs: dict, minutes: dict, grid: dict, figure: str) -> str:
   lines, cells = [], {}
   for epochs, result in runs.items():
@@ -109,12 +121,20 @@ def _section(runs: dict, minutes: dict, grid: dict, figure: str) -> str:
   same = (moved["alpha"], moved["beta"]) == (stayed["alpha"], stayed["beta"])
   top = lambda e: sorted(
     keys, key=lambda k: -np.nan_to_num(cells[e][k].mean["final_val_accuracy"], nan=-1)
-  )[:3]
+  )[:5]
   lines.append(
-    f"the best cell {'stays' if same else 'moves'} between budgets; the three best cells: "
-    f"{short} epochs {top(short)}, {long} epochs {top(long)}; Spearman correlation of the "
-    f"{len(keys)} cells' accuracies between budgets: {rho:.2f}"
+    f"the best cell {'stays' if same else 'moves'} between budgets; Spearman correlation of "
+    f"the {len(keys)} cells' accuracies between budgets: {rho:.2f}"
   )
+  for epochs in runs:
+    best = top(epochs)
+    alphas, betas = np.array(best).T
+    lines.append(
+      f"{epochs} epochs: the five best cells (alpha, beta) "
+      f"{[(float(a), float(b)) for a, b in best]}, mean alpha {alphas.mean():.2f}, mean beta "
+      f"{betas.mean():.2f}; {_within_noise(cells[epochs])} of {len(keys)} cells (the best "
+      "included) are within two standard errors (over the seeds) of the best"
+    )
   return (
     f"**INNAprop (alpha, beta) at two budgets** (`figures/{figure}`): {DATASET} {MODEL}, "
     f"alpha {grid['alpha']} x beta {grid['beta']} x learning rate {grid['learning_rate']}, "

@@ -91,6 +91,30 @@ class Program(NamedTuple):
   final_loss: Callable[..., Any]
 
 
+def evaluate(apply_fn, loss_fn, params, x, y):
+  """Mean loss and accuracy on ``(x, y)``, ``EVAL_BLOCK`` samples at a time (NaN if empty)."""
+  samples = len(y)
+  if samples == 0:
+    return jnp.nan, jnp.nan
+  block = min(samples, EVAL_BLOCK)
+  whole = samples // block * block
+
+  def sums(xs, ys):
+    logits = apply_fn(params, xs)
+    loss = loss_fn(logits, ys)
+    hits = jnp.sum(jnp.argmax(logits, -1) == ys) / (ys.size / len(ys))  # per sample
+    return jnp.stack([loss * len(ys), hits.astype(loss.dtype)])
+
+  # Blocks bound the memory of the evaluation (a language model's logits, say):
+  # a mean loss is the size-weighted mean of its blocks' means.
+  shape = lambda a: a[:whole].reshape(whole // block, block, *a.shape[1:])
+  total = jnp.sum(jax.lax.map(lambda b: sums(*b), (shape(x), shape(y))), axis=0)
+  if whole < samples:
+    total = total + sums(x[whole:], y[whole:])
+  loss, accuracy = total / samples
+  return loss, accuracy
+
+
 def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement):
   """The vmapped, jitted start, epoch and final-loss functions of a sweep."""
 
@@ -98,29 +122,6 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
     params_key, order_key = jax.random.split(jax.random.PRNGKey(seed))
     params = init_params(params_key)
     return params, optimizer(**hyper).init(params), order_key
-
-  def evaluate(params, x, y):
-    """Mean loss and accuracy on ``(x, y)``, ``EVAL_BLOCK`` samples at a time (NaN if empty)."""
-    samples = len(y)
-    if samples == 0:
-      return jnp.nan, jnp.nan
-    block = min(samples, EVAL_BLOCK)
-    whole = samples // block * block
-
-    def sums(xs, ys):
-      logits = apply_fn(params, xs)
-      loss = loss_fn(logits, ys)
-      hits = jnp.sum(jnp.argmax(logits, -1) == ys) / (ys.size / len(ys))  # per sample
-      return jnp.stack([loss * len(ys), hits.astype(loss.dtype)])
-
-    # Blocks bound the memory of the evaluation (a language model's logits, say):
-    # a mean loss is the size-weighted mean of its blocks' means.
-    shape = lambda a: a[:whole].reshape(whole // block, block, *a.shape[1:])
-    total = jnp.sum(jax.lax.map(lambda b: sums(*b), (shape(x), shape(y))), axis=0)
-    if whole < samples:
-      total = total + sums(x[whole:], y[whole:])
-    loss, accuracy = total / samples
-    return loss, accuracy
 
   def epoch(hyper, carry, x_train, y_train, x_val, y_val, x_test, y_test):
     params, state, key = carry
@@ -140,8 +141,8 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
     )
     loss = jnp.mean(losses)
     params_finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
-    val_loss, val_accuracy = evaluate(params, x_val, y_val)
-    test_loss, test_accuracy = evaluate(params, x_test, y_test)
+    val_loss, val_accuracy = evaluate(apply_fn, loss_fn, params, x_val, y_val)
+    test_loss, test_accuracy = evaluate(apply_fn, loss_fn, params, x_test, y_test)
     metrics = (loss, val_accuracy, test_accuracy, val_loss, test_loss)
     return (params, state, key), metrics, jnp.isfinite(loss) & params_finite
 
@@ -153,7 +154,9 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
       out_shardings=placement.configs,
       donate_argnums=(1,),
     ),
-    final_loss=jax.jit(jax.vmap(lambda p, x, y: evaluate(p, x, y)[0], in_axes=(0, None, None))),
+    final_loss=jax.jit(
+      jax.vmap(lambda p, x, y: evaluate(apply_fn, loss_fn, p, x, y)[0], in_axes=(0, None, None))
+    ),
   )
 
 

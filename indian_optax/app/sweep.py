@@ -105,7 +105,10 @@ def validation_split(
   return x[~val], y[~val], x[val], y[val]
 
 
-def _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, validation) -> None:
+def _checked(grid, seeds, epochs, batch_size, select, val_fraction, validation) -> float:
+  """Checks the arguments that need no data; returns the validation fraction to hold out."""
+  if val_fraction is None:
+    val_fraction = 0.1 if validation is None else 0.0
   if not grid:
     raise ValueError("sweep: the grid is empty")
   for name, values in grid.items():
@@ -128,6 +131,7 @@ def _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, vali
     raise ValueError("sweep: give a validation set or a val_fraction to hold out, not both")
   if SELECTIONS[select][0] == "validation" and val_fraction == 0 and validation is None:
     raise ValueError(f"sweep: select={select!r} needs a validation split (val_fraction > 0)")
+  return val_fraction
 
 
 AUTO_CPU_WORK = 320_000
@@ -201,35 +205,29 @@ def sweep(
 ) -> SweepResult:
   """Trains one model per grid point and seed, all as one vmapped, jitted program.
 
-  Each run follows this module's contract; hyperparameters reach ``optimizer`` as traced
-  scalars named as in ``grid``, so one compilation per chunk shape serves the whole grid.
+  Each run follows the module's contract; ``optimizer`` gets traced scalars named as in ``grid``.
 
   Args:
     optimizer: ``(**hyperparameters) -> GradientTransformation``.
     grid: hyperparameter name -> values; the sweep runs their product with ``seeds``.
     init_params, apply_fn: ``key -> params`` and ``(params, inputs) -> logits``.
     data: ``(x_train, y_train, x_test, y_test)`` with integer labels.
-    epochs, batch_size: passes over the training set, and minibatch size.
-    seeds: distinct seeds in ``[0, 2**32)`` for each grid point.
-    val_fraction, split_seed: the validation split held out of the training data, a
-      fraction in ``[0, 1)`` (default 0.1, or 0 when ``validation`` is given).
-    validation: a validation set ``(x, y)`` of its own (held-out files of a corpus, say).
-    select: ``"val_accuracy"`` (default), ``"val_loss"`` or ``"train_loss"`` (the INDIAN
-      paper's rule: the final loss on the whole training set).
+    epochs, batch_size, seeds: passes over the training set, minibatch size, distinct seeds.
+    val_fraction, split_seed: the share of the training data held out for validation, in
+      ``[0, 1)`` (default 0.1; 0 with ``validation``), and the split's seed.
+    validation: a validation set ``(x, y)`` of its own instead (held-out files, say).
+    select: ``"val_accuracy"`` (default), ``"val_loss"`` or ``"train_loss"`` (the paper's).
     chunk_size: configurations per program: a number, None (all), "auto" (the default).
     loss_fn, name: ``(logits, labels) -> scalar`` loss; ``optimizer`` in every config.
     on_epoch, on_chunk: called with an :class:`EpochProgress` after each epoch, and with
       the runs finished so far after each chunk (with halving: at the end).
     resume_from: a partial result of this same sweep: its chunks are not run again.
     devices: the devices the configuration axis is spread over (default: all).
-    halving, rungs: successive halving (:mod:`indian_optax.app.halving`): keep the best
-      ``1/halving`` of the settings at each rung (epochs; default geometric).
+    halving, rungs: keep the best ``1/halving`` of the settings at each rung (epochs).
 
   Returns: a :class:`~indian_optax.app.SweepResult`, runs in :func:`grid_points` order.
   """
-  if val_fraction is None:
-    val_fraction = 0.1 if validation is None else 0.0
-  _check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, validation)
+  val_fraction = _checked(grid, seeds, epochs, batch_size, select, val_fraction, validation)
   splits, batches = _splits(data, val_fraction, split_seed, batch_size, validation)
   configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
   if chunk_size == "auto":
