@@ -32,8 +32,8 @@ Example:
   >>> result.final_test_accuracy.shape
   (4,)
   >>> sorted(result.best())  # the best setting, by validation accuracy
-  ['alpha', 'beta', 'diverged', 'final_test_accuracy', 'final_train_loss',
-   'final_val_accuracy', 'seeds']
+  ['alpha', 'beta', 'diverged', 'final_test_accuracy', 'final_test_loss', 'final_train_loss',
+   'final_val_accuracy', 'final_val_loss', 'seeds']
 """
 
 import dataclasses
