@@ -205,12 +205,20 @@ def test_a_bad_out_fails_at_once_before_data_or_compilation(tmp_path, capsys, mo
   assert stderr.startswith("indian-optax: error: --out: ") and stderr.count("\n") == 1
 
 
+def _default_interrupts():
+  # A shell that starts the suite in the background ignores SIGINT in its children, and a
+  # Python started with SIGINT ignored installs no KeyboardInterrupt handler: give the
+  # command the interactive default a user's Ctrl-C meets.
+  signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(argv, **kwargs):
   return subprocess.Popen(
     [sys.executable, "-m", "indian_optax", *argv],
     stdout=subprocess.PIPE,
     stderr=subprocess.PIPE,
     text=True,
+    preexec_fn=_default_interrupts,
     **kwargs,
   )
 
