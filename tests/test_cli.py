@@ -205,20 +205,21 @@ def test_a_bad_out_fails_at_once_before_data_or_compilation(tmp_path, capsys, mo
   assert stderr.startswith("indian-optax: error: --out: ") and stderr.count("\n") == 1
 
 
-def _default_interrupts():
-  # A shell that starts the suite in the background ignores SIGINT in its children, and a
-  # Python started with SIGINT ignored installs no KeyboardInterrupt handler: give the
-  # command the interactive default a user's Ctrl-C meets.
-  signal.signal(signal.SIGINT, signal.SIG_DFL)
+# A shell that starts the suite in the background ignores SIGINT in its children, and a
+# Python started so installs no KeyboardInterrupt handler: the command gets the handler a
+# user's Ctrl-C meets (set in the child, as a preexec_fn would fork a threaded JAX process).
+_AS_FROM_A_TERMINAL = (
+  "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+  "runpy.run_module('indian_optax', run_name='__main__', alter_sys=True)"
+)
 
 
 def start(argv, **kwargs):
   return subprocess.Popen(
-    [sys.executable, "-m", "indian_optax", *argv],
+    [sys.executable, "-c", _AS_FROM_A_TERMINAL, *argv],
     stdout=subprocess.PIPE,
     stderr=subprocess.PIPE,
     text=True,
-    preexec_fn=_default_interrupts,
     **kwargs,
   )
 
