@@ -28,7 +28,7 @@ def test_curves_draw_the_asked_panels_with_the_mean_over_seeds():
   axes = fig.axes
   assert [ax.get_ylabel() for ax in axes] == [
     "training loss (epoch mean)",
-    "val loss",
+    "validation loss",
     "test accuracy",
   ]
   assert [ax.get_yscale() for ax in axes] == ["log", "log", "linear"]

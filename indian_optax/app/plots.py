@@ -191,4 +191,8 @@ def curves(
   return fig
 
 
-_PANEL_LABELS = {"train_loss": "training loss (epoch mean)"}
+_PANEL_LABELS = {
+  "train_loss": "training loss (epoch mean)",
+  "val_accuracy": "validation accuracy",
+  "val_loss": "validation loss",
+}
