@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import jax
+import numpy as np
 
 from indian_optax.app import SweepResult, data, models
 
@@ -83,6 +84,12 @@ def write_section(name: str, body: str, path: pathlib.Path = RESULTS) -> None:
     pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + f"\n\n{block}\n"
   )
   path.write_text(text)
+
+
+def two_standard_errors(a: Sequence[float], b: Sequence[float]) -> float:
+  """Two standard errors of the difference of the means of two samples (seeds): a tie's bound."""
+  a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+  return 2 * math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
 
 
 def half_decades(low: int, high: int) -> list[float]:

@@ -80,16 +80,13 @@ def _cells(result) -> dict:
   return {(a, b): table[i][j] for i, b in enumerate(rows) for j, a in enumerate(columns)}
 
 
-def _within_noise(cells: dict) -> int:
+def _within_noise(result, cells: dict) -> int:
   """Cells whose mean accuracy is within two standard errors of the difference from the best."""
   settings = [s for s in cells.values() if s and np.isfinite(s.mean["final_val_accuracy"])]
   best = max(settings, key=lambda s: s.mean["final_val_accuracy"])
-  error = lambda s: np.sqrt(
-    (s.std["final_val_accuracy"] ** 2 + best.std["final_val_accuracy"] ** 2)
-    / max(len(s.seeds) - 1, 1)
-  )
+  seeds = lambda s: result.final_val_accuracy[list(s.runs)]
   gap = lambda s: best.mean["final_val_accuracy"] - s.mean["final_val_accuracy"]
-  return sum(gap(s) <= 2 * error(s) for s in settings)
+  return sum(gap(s) <= _common.two_standard_errors(seeds(s), seeds(best)) for s in settings)
 
 
 def _section(runs: dict, minutes: dict, grid: dict, figure: str) -> str:
@@ -132,8 +129,8 @@ def _section(runs: dict, minutes: dict, grid: dict, figure: str) -> str:
     lines.append(
       f"{epochs} epochs: the five best cells (alpha, beta) "
       f"{[(float(a), float(b)) for a, b in best]}, mean alpha {alphas.mean():.2f}, mean beta "
-      f"{betas.mean():.2f}; {_within_noise(cells[epochs])} of {len(keys)} cells (the best "
-      "included) are within two standard errors (over the seeds) of the best"
+      f"{betas.mean():.2f}; {_within_noise(runs[epochs], cells[epochs])} of {len(keys)} cells "
+      "(the best included) are within two standard errors (over the seeds) of the best"
     )
   return (
     f"**INNAprop (alpha, beta) at two budgets** (`figures/{figure}`): {DATASET} {MODEL}, "

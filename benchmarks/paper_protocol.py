@@ -23,7 +23,6 @@ Each setup's section of RESULTS.md is written as soon as it is done.
 
 import argparse
 import dataclasses
-import math
 import pathlib
 import sys
 import time
@@ -127,7 +126,7 @@ def run_setup(setup, *, figures, tuning_epochs, epochs, seeds, methods, widen=4)
   steps_per_epoch = len(inputs["data"][0]) // BATCH_SIZE
   common = dict(**inputs, batch_size=BATCH_SIZE, val_fraction=0.0, select="train_loss")
   start = time.perf_counter()
-  tuning, tuning_rows, chosen = [], [], {}
+  tuning_rows, chosen = [], {}
   for method in methods:
     make = method.factory(steps_per_epoch)
     run = lambda rates, make=make, label=method.label: sweep(
@@ -136,7 +135,6 @@ def run_setup(setup, *, figures, tuning_epochs, epochs, seeds, methods, widen=4)
     result, edge = _common.tune_learning_rate(run, method.learning_rates, widen=widen)
     best = result.ranked_settings()[0]
     chosen[method.label] = best.hyperparameters["learning_rate"]
-    tuning.append(result)
     tuning_rows.append(
       [
         method.label,
@@ -241,7 +239,7 @@ def _verdict(scores: dict, index: int, epoch: int) -> str:
     return f"epoch {epoch}: nothing to compare"
   a, b = scores[indian][index], scores[other][index]
   difference = mean[indian] - mean[other]
-  error = 2 * math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
+  error = _common.two_standard_errors(a, b)
   word = (
     "tie" if abs(difference) <= error else ("INDIAN wins" if difference > 0 else "INDIAN loses")
   )

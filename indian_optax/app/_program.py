@@ -11,7 +11,7 @@ import optax
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from indian_optax.app.results import SweepResult
+from indian_optax.app.results import HISTORIES, SweepResult
 
 
 class EpochProgress(NamedTuple):
@@ -79,9 +79,6 @@ class Placement:
 EVAL_BLOCK = 1024
 """Samples evaluated at once after each epoch (the validation and test sets, the final loss)."""
 
-METRICS = ("train_loss", "val_accuracy", "test_accuracy", "val_loss", "test_loss")
-"""The per-epoch histories one epoch of the compiled program returns, in order."""
-
 
 class Program(NamedTuple):
   """The compiled pieces of a sweep, shared by every chunk of one shape."""
@@ -143,7 +140,7 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
     params_finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
     val_loss, val_accuracy = evaluate(apply_fn, loss_fn, params, x_val, y_val)
     test_loss, test_accuracy = evaluate(apply_fn, loss_fn, params, x_test, y_test)
-    metrics = (loss, val_accuracy, test_accuracy, val_loss, test_loss)
+    metrics = (loss, val_accuracy, test_accuracy, val_loss, test_loss)  # HISTORIES order
     return (params, state, key), metrics, jnp.isfinite(loss) & params_finite
 
   data_axes = (None,) * 6
@@ -164,7 +161,7 @@ class Chunk(NamedTuple):
   """What the runs of one batch recorded: metrics per epoch, finiteness, final loss."""
 
   configs: list[dict]
-  metrics: np.ndarray  # [5, runs, epochs]: the histories in METRICS order
+  metrics: np.ndarray  # [5, runs, epochs]: SweepResult's HISTORIES, in order
   finite: np.ndarray  # [runs, epochs]
   final_loss: np.ndarray  # [runs]
 
@@ -233,7 +230,7 @@ def chunk_result(
   final_loss = np.where(ever_bad[:, -1] | ~np.isfinite(chunk.final_loss), np.nan, chunk.final_loss)
   return SweepResult(
     configs=chunk.configs,
-    **dict(zip(METRICS, metrics, strict=True)),
+    **dict(zip(HISTORIES, metrics, strict=True)),
     final_train_loss=final_loss,
     diverged_at=diverged_at,
     epochs_trained=epochs_trained,

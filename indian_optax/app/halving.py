@@ -17,16 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from indian_optax.app._program import (
-  METRICS,
-  Batch,
-  Chunk,
-  EpochProgress,
-  Placement,
-  Program,
-  chunk_result,
-)
-from indian_optax.app.results import SELECTIONS, SweepResult
+from indian_optax.app._program import Batch, Chunk, EpochProgress, Placement, Program, chunk_result
+from indian_optax.app.results import HISTORIES, SELECTIONS, SweepResult
 
 
 def rung_epochs(epochs: int, eta: float, rungs: Optional[Sequence[int]] = None) -> list[int]:
@@ -68,7 +60,7 @@ class Halving:
     self.program, self.placement, self.names = program, placement, names
     self.configs, self.chunk_size, self.epochs, self.select = configs, chunk_size, epochs, select
     runs = len(configs)
-    self.metrics = np.full((len(METRICS), runs, epochs), np.nan)
+    self.metrics = np.full((len(HISTORIES), runs, epochs), np.nan)
     self.finite = np.ones((runs, epochs), dtype=bool)
     self.final_loss = np.full(runs, np.nan)
     self.trained = np.zeros(runs, dtype=int)
@@ -96,7 +88,7 @@ class Halving:
 
   def _scores(self, epoch: int) -> np.ndarray:
     """The selection metric of every run after ``epoch`` epochs, higher better."""
-    history = self.metrics[METRICS.index(self.select), :, epoch - 1]
+    history = self.metrics[HISTORIES.index(self.select), :, epoch - 1]
     return history if SELECTIONS[self.select][1] else -history
 
   def _batches(self, alive: list[int], previous) -> list[tuple[list[int], Batch]]:

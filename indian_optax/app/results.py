@@ -36,8 +36,9 @@ FINAL_METRICS = (
   "final_val_loss",
   "final_test_loss",
 )
-_HISTORIES = ("train_loss", "val_accuracy", "test_accuracy", "val_loss", "test_loss")
-_LOSS_HISTORIES = ("val_loss", "test_loss")  # absent from files written before 0.3
+HISTORIES = ("train_loss", "val_accuracy", "test_accuracy", "val_loss", "test_loss")
+"""The per-epoch ``[runs, epochs]`` fields of a SweepResult, in the engine's order."""
+_LOSS_HISTORIES = ("val_loss", "test_loss")  # absent from results files of version 2
 _RUN_FIELDS = ("diverged_at", "epochs_trained", *FINAL_METRICS, "history")
 
 
@@ -121,7 +122,7 @@ class SweepResult:
       if getattr(self, name) is None:
         object.__setattr__(self, name, np.full((runs, epochs), np.nan))
     sizes = {len(self.configs), len(self.diverged_at), len(np.asarray(self.epochs_trained))}
-    sizes |= {len(getattr(self, k)) for k in (*_HISTORIES, "final_train_loss")}
+    sizes |= {len(getattr(self, k)) for k in (*HISTORIES, "final_train_loss")}
     if sizes != {runs}:
       raise ValueError(f"SweepResult: every field needs one row per run ({len(self.configs)})")
 
@@ -229,14 +230,11 @@ class SweepResult:
     """The given runs, in the given order."""
     rows = list(rows)
     pick = lambda a: np.asarray(a)[rows] if len(rows) else np.asarray(a)[:0]
+    histories: dict[str, Any] = {h: pick(getattr(self, h)) for h in HISTORIES}
     return dataclasses.replace(
       self,
       configs=[self.configs[i] for i in rows],
-      train_loss=pick(self.train_loss),
-      val_accuracy=pick(self.val_accuracy),
-      test_accuracy=pick(self.test_accuracy),
-      val_loss=pick(self.val_loss),
-      test_loss=pick(self.test_loss),
+      **histories,
       final_train_loss=pick(self.final_train_loss),
       diverged_at=[self.diverged_at[i] for i in rows],
       epochs_trained=pick(self.epochs_trained),
@@ -295,14 +293,11 @@ class SweepResult:
       raise ValueError("SweepResult.concatenate: no results")
     first = results[0]
     stack = lambda field: np.concatenate([np.asarray(getattr(r, field)) for r in results])
+    histories: dict[str, Any] = {h: stack(h) for h in HISTORIES}
     return dataclasses.replace(
       first,
       configs=[c for r in results for c in r.configs],
-      train_loss=stack("train_loss"),
-      val_accuracy=stack("val_accuracy"),
-      test_accuracy=stack("test_accuracy"),
-      val_loss=stack("val_loss"),
-      test_loss=stack("test_loss"),
+      **histories,
       final_train_loss=stack("final_train_loss"),
       diverged_at=[d for r in results for d in r.diverged_at],
       epochs_trained=stack("epochs_trained"),
@@ -337,9 +332,7 @@ class SweepResult:
         "diverged_at": self.diverged_at[i],
         "epochs_trained": trained,
         **{m: _json_number(getattr(self, m)[i]) for m in FINAL_METRICS},
-        "history": {
-          h: [_json_number(v) for v in getattr(self, h)[i][:trained]] for h in _HISTORIES
-        },
+        "history": {h: [_json_number(v) for v in getattr(self, h)[i][:trained]] for h in HISTORIES},
       }
       runs.append(run)
     return runs
@@ -378,16 +371,13 @@ class SweepResult:
     history = lambda name: np.array(
       [_padded(r["history"].get(name, []), epochs) for r in runs], dtype=float
     ).reshape(len(runs), epochs)
+    histories: dict[str, Any] = {h: history(h) for h in HISTORIES}
     known = {"format", "version", "complete", "selection", "devices", "best", "chosen"}
     return cls(
       configs=[
         {k: v for k, v in r.items() if k not in _RUN_FIELDS and v is not None} for r in runs
       ],
-      train_loss=history("train_loss"),
-      val_accuracy=history("val_accuracy"),
-      test_accuracy=history("test_accuracy"),
-      val_loss=history("val_loss"),
-      test_loss=history("test_loss"),
+      **histories,
       final_train_loss=np.array([_nan(r["final_train_loss"]) for r in runs], dtype=float),
       diverged_at=[r["diverged_at"] for r in runs],
       epochs_trained=np.array([r["epochs_trained"] for r in runs], dtype=int),
