@@ -21,19 +21,25 @@ def halved(grid=GRID, **kwargs):
   return app.sweep(indian, grid, **problem(), **arguments)
 
 
-def test_each_rung_keeps_the_best_third_of_the_settings_with_their_seeds():
-  result = halved()
+@pytest.mark.parametrize(
+  "select, higher_is_better",
+  [("val_accuracy", True), ("val_loss", False), ("train_loss", False)],
+)
+def test_each_rung_keeps_the_best_third_of_the_settings_with_their_seeds(select, higher_is_better):
+  result = halved(select=select)
   assert rung_epochs(4, 3) == [1]
   trained = np.asarray(result.epochs_trained)
   assert sorted(trained) == [1] * 12 + [4] * 6  # 9 settings x 2 seeds; ceil(9 / 3) continue
   survivors = {
     tuple(c[k] for k in GRID) for c, e in zip(result.configs, trained, strict=True) if e == 4
   }
-  # The survivors are the best settings by mean validation accuracy after the rung.
+  # The survivors are the best settings by the mean over seeds of the selection metric
+  # after the rung (the epoch's training loss stands in for the final one).
   after_rung = {}
-  for config, accuracy in zip(result.configs, result.val_accuracy[:, 0], strict=True):
-    after_rung.setdefault(tuple(config[k] for k in GRID), []).append(accuracy)
-  ranked = sorted(after_rung, key=lambda s: -np.mean(after_rung[s]))
+  for config, score in zip(result.configs, getattr(result, select)[:, 0], strict=True):
+    after_rung.setdefault(tuple(config[k] for k in GRID), []).append(score)
+  sign = -1 if higher_is_better else 1
+  ranked = sorted(after_rung, key=lambda s: sign * np.mean(after_rung[s]))
   assert survivors == set(ranked[:3])
   for i in np.flatnonzero(trained == 1):
     assert np.all(np.isnan(result.train_loss[i, 1:])), "later epochs are absent"
