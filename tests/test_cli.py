@@ -352,6 +352,10 @@ BAD_INPUT = [
   (["sweep", "--seed", "4294967295", "--seeds", "2"], "--seed: the last seed, 4294967296, must be"),
   (["sweep", "--val-fraction", "1"], "--val-fraction: must be in [0, 1), got 1"),
   (["sweep", "--val-fraction", "0"], "--val-fraction: 0 leaves no validation split"),
+  (
+    ["sweep", "--val-fraction", "0", "--select", "val_loss"],
+    "--val-fraction: 0 leaves no validation split",
+  ),
   (["sweep", "--select", "test_accuracy"], "--select: invalid choice: 'test_accuracy'"),
   (["sweep", "--force", "--resume"], "--force and --resume exclude each other"),
   (["sweep", "--resume"], "holds no results to resume"),
