@@ -4,7 +4,8 @@ The top level holds the optimizers and what they need (jax, optax, chex, numpy).
 The main job (sweep engine, results, command line, data, models, plots) lives in
 :mod:`indian_optax.app`, which needs the ``app`` extra; ``indian_optax.sweep``,
 ``indian_optax.SweepResult`` and ``indian_optax.grid_points`` are its entry points,
-loaded on first use so that ``import indian_optax`` stays light.
+loaded on first use so that ``import indian_optax`` stays light (they are not in
+``__all__``: ``from indian_optax import *`` needs the core dependencies only).
 """
 
 from typing import Any
@@ -45,9 +46,7 @@ __all__ = [
   "IndianPsiState",
   "IndianState",
   "ScaleByBiasCorrectedRmsState",
-  "SweepResult",
   "diagnostics",
-  "grid_points",
   "indian",
   "innaprop",
   "power_decay",
@@ -55,5 +54,4 @@ __all__ = [
   "scale_by_bias_corrected_rms",
   "scale_by_indian",
   "scale_by_indian_psi",
-  "sweep",
 ]

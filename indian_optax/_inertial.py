@@ -1,24 +1,33 @@
 """The inertial Newton (INDIAN / INNA) step as Optax transformations.
 
-One explicit Euler step of the paper, in two state variables:
+One explicit Euler step of the paper, kept in one of two state variables:
 
 * :func:`scale_by_indian` keeps :math:`\\varphi = \\psi - (1 - \\alpha\\beta)\\theta`:
   zero at ``init`` (shape-only), small (no cancellation in low precision), and no
   params needed in ``update``. :func:`indian` is this transformation.
-* :func:`scale_by_indian_psi` keeps the paper's :math:`\\psi`, whose update needs
-  no gradient: a gradient rescaled by an earlier transformation (INNAprop) is then
-  read by the parameter update alone, and XLA fuses the rescaling into it.
+* :func:`scale_by_indian_psi` keeps :math:`\\psi - \\theta`, whose recursion has no
+  decay factor at all, :math:`(\\psi - \\theta)_{k+1} = (\\psi - \\theta)_k +
+  \\gamma_k\\beta_k g_k`, so it is exact for every :math:`(\\gamma, \\alpha, \\beta)`
+  and indifferent to changes of :math:`\\alpha` and :math:`\\beta` (INNAprop's core).
 
-Each form is two plain per-leaf functions, the new state and the update written in
-terms of the new state (so that a donated step updates the state in place).
+Each form is one plain per-leaf function giving the update and the new state. Where
+the update is written in terms of the new state, a donated step updates the state in
+place: XLA:CPU runs the state update and the parameter update as two loops, and
+copies the state when the second one still reads the old state (XLA:GPU fuses both
+into one loop and needs no copy). The φ form's update can be read from the new
+state only by dividing by :math:`1 - \\alpha\\gamma_k`, which vanishes inside the
+valid domain; that form is used only where :math:`|1 - \\alpha\\gamma| \\ge 1/2` is
+known when the transformation is built (see :func:`scale_by_indian`).
 """
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple, Optional
 
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from indian_optax import _checks
@@ -35,14 +44,15 @@ class IndianState(NamedTuple):
       :math:`\\varphi_k = \\psi_k - (1 - \\alpha\\beta)\\,\\theta_k`, the paper's
       auxiliary variable :math:`\\psi` relative to the params. It is zero at
       ``init``; :func:`psi_from_state` gives back :math:`\\psi`.
-    alpha_beta: the product :math:`\\alpha\\beta` of the last step, the basis
-      :math:`\\varphi` is expressed in; kept only when alpha or beta may change
-      (schedules, arrays, ``inject_hyperparams``), else None.
+    alpha_beta: the scalar product :math:`\\alpha\\beta` of the last step (of
+      :math:`\\alpha_0\\beta_0` after ``init``), the basis :math:`\\varphi` is
+      expressed in. Always present, whatever the type of ``alpha`` and ``beta``, so
+      the state's structure never depends on how they were passed.
   """
 
   count: chex.Array
   phi: optax.Updates
-  alpha_beta: Optional[chex.Array] = None
+  alpha_beta: chex.Array
 
 
 class IndianPsiState(NamedTuple):
@@ -50,13 +60,14 @@ class IndianPsiState(NamedTuple):
 
   Attributes:
     count: int32 number of updates applied so far.
-    psi: :math:`\\psi_k`, a tree like the params (dtype ``state_dtype``); zero at
-      ``init`` (shape-only), :math:`\\psi_0 = (1 - \\alpha_0\\beta_0)\\theta_0` is formed
-      at the first update.
+    psi_minus_params: :math:`\\psi_k - \\theta_k`, a tree like the params (dtype
+      ``state_dtype``); zero at ``init`` (shape-only), :math:`\\psi_0 - \\theta_0 =
+      -\\alpha_0\\beta_0\\theta_0` is formed at the first update. :func:`psi_from_state`
+      gives back :math:`\\psi`.
   """
 
   count: chex.Array
-  psi: optax.Updates
+  psi_minus_params: optax.Updates
 
 
 class _Coefficients(NamedTuple):
@@ -78,17 +89,10 @@ class _Coefficients(NamedTuple):
     return self._replace(**{k: as_dtype(v) for k, v in self._asdict().items() if k != "first_step"})
 
 
-# A form of the step: (g, state, theta, coefficients) -> new state, and
-# (g, new state, theta, coefficients) -> update, all per leaf in the compute dtype.
-StateStep = Callable[[jax.Array, jax.Array, Optional[jax.Array], _Coefficients], jax.Array]
-
-
-def _forget_phi(c: _Coefficients) -> jax.Array:
-  return _away_from_zero(1.0 - c.alpha * c.learning_rate)
-
-
-def _keep_psi(c: _Coefficients) -> jax.Array:
-  return _away_from_zero(1.0 - c.learning_rate / c.beta)
+# A form of the step, per leaf in the compute dtype: (g, state, theta, coefficients,
+# stored) -> (update, new state). ``stored(x)`` is x rounded to the state's dtype, the
+# value the next step will read; a form that reads its new state reads it through it.
+LeafStep = Callable[..., tuple[jax.Array, jax.Array]]
 
 
 def _shrink(theta: jax.Array, c: _Coefficients) -> jax.Array:
@@ -101,47 +105,63 @@ def _with_coupled_decay(g: jax.Array, theta: jax.Array, c: _Coefficients) -> jax
   return g if c.weight_decay is None else g + (c.weight_decay / c.beta) * theta
 
 
-def _phi_next(g, phi, theta, c: _Coefficients) -> jax.Array:
-  """φ_{k+1} = (1 − αγ) φ_k + γβ(1 − αβ) g_k, after the basis, start and decay terms."""
-  if c.basis_change is not None:  # φ read in the basis of this step's αβ
+def _phi_of_this_step(g, phi, theta, c: _Coefficients) -> jax.Array:
+  """φ_k in the basis of this step's αβ, with the initial-speed and decoupled-decay terms."""
+  if c.basis_change is not None:
     phi = phi + c.basis_change * theta
   if c.initial_speed is not None:  # φ_0 = β(c − β) g_0, with g_0 before any weight decay
     phi = phi + jnp.where(c.first_step, c.beta * (c.initial_speed - c.beta) * g, 0.0)
   if c.decoupled_weight_decay is not None:
     phi = phi + (1.0 - c.alpha * c.beta) * _shrink(theta, c)
-  g = _with_coupled_decay(g, theta, c)
-  return _forget_phi(c) * phi + c.learning_rate * c.beta * (1.0 - c.alpha * c.beta) * g
+  return phi
 
 
-def _phi_update(g, new_phi, theta, c: _Coefficients) -> jax.Array:
-  """u_k = −γ(φ_k/β + βg_k), with φ_k = (φ_{k+1} − γβ(1 − αβ)g_k) / (1 − αγ)."""
-  lr, a, b = c.learning_rate, c.alpha, c.beta
-  forget, g = _forget_phi(c), _with_coupled_decay(g, theta, c)
-  update = -lr / (b * forget) * new_phi + lr * (lr * (1.0 - a * b) / forget - b) * g
+def _with_decoupled_decay(update: jax.Array, theta, c: _Coefficients) -> jax.Array:
   return update if c.decoupled_weight_decay is None else update - _shrink(theta, c)
 
 
-def _decayed(theta: jax.Array, c: _Coefficients) -> jax.Array:
-  return theta if c.decoupled_weight_decay is None else theta - _shrink(theta, c)
-
-
-def _psi_next(g, psi, theta, c: _Coefficients) -> jax.Array:
-  """ψ_{k+1} = (1 − γ/β) ψ_k + γ(1/β − α) θ_k, from the decayed θ_k; no gradient."""
-  del g
-  psi = jnp.where(c.first_step, (1.0 - c.alpha * c.beta) * theta, psi)  # the authors' ψ_0
-  return _keep_psi(c) * psi + c.learning_rate * (1.0 / c.beta - c.alpha) * _decayed(theta, c)
-
-
-def _psi_update(g, new_psi, theta, c: _Coefficients) -> jax.Array:
-  """u_k = −γ/(β − γ) (ψ_{k+1} − (1 − αβ)θ_k) − γβ g_k (− γλθ_k), the small difference first."""
+def _phi_step(g, phi, theta, c: _Coefficients, stored) -> tuple[jax.Array, jax.Array]:
+  """u_k = −γ(φ_k/β + βg_k), φ_{k+1} = (1 − αγ)φ_k + γβ(1 − αβ)g_k: both from φ_k."""
+  del stored
   lr, a, b = c.learning_rate, c.alpha, c.beta
-  update = -lr / (b * _keep_psi(c)) * (new_psi - (1.0 - a * b) * _decayed(theta, c)) - lr * b * g
-  return update if c.decoupled_weight_decay is None else update - _shrink(theta, c)
+  phi, g_decayed = _phi_of_this_step(g, phi, theta, c), _with_coupled_decay(g, theta, c)
+  update = -lr * (phi / b + b * g_decayed)
+  new_phi = (1.0 - a * lr) * phi + lr * b * (1.0 - a * b) * g_decayed
+  return _with_decoupled_decay(update, theta, c), new_phi
+
+
+def _phi_step_in_place(g, phi, theta, c: _Coefficients, stored) -> tuple[jax.Array, jax.Array]:
+  """The same step with u_k read from the stored φ_{k+1}, φ_k = (φ_{k+1} − γβ(1 − αβ)g_k)/(1 − αγ).
+
+  Used only where |1 − αγ| ≥ 1/2 is known: the division then amplifies the rounding
+  of φ_{k+1} at most twice, and XLA:CPU updates the state in place.
+  """
+  lr, a, b = c.learning_rate, c.alpha, c.beta
+  phi, g_decayed = _phi_of_this_step(g, phi, theta, c), _with_coupled_decay(g, theta, c)
+  forget = 1.0 - a * lr
+  new_phi = stored(forget * phi + lr * b * (1.0 - a * b) * g_decayed)
+  update = -lr / (b * forget) * new_phi + lr * (lr * (1.0 - a * b) / forget - b) * g_decayed
+  return _with_decoupled_decay(update, theta, c), new_phi
+
+
+def _psi_minus_params_step(g, offset, theta, c: _Coefficients, stored):
+  """With d = ψ − θ: d_{k+1} = d_k + γλθ_k + γβg_k, u_k = −γλθ_k − γ(αθ̃_k + d_{k+1}/β + (β − γ)g_k).
+
+  θ̃_k = (1 − γλ)θ_k is the decayed θ the INDIAN step starts from. No division by
+  anything that can vanish, and the update reads the stored d_{k+1}.
+  """
+  lr, a, b = c.learning_rate, c.alpha, c.beta
+  offset = jnp.where(c.first_step, -(a * b) * theta, offset)  # the authors' ψ_0 = (1 − αβ)θ_0
+  decayed = theta
+  if c.decoupled_weight_decay is not None:  # θ shrinks, ψ does not: ψ − θ grows by γλθ
+    offset, decayed = offset + _shrink(theta, c), theta - _shrink(theta, c)
+  new_offset = stored(offset + lr * b * g)
+  update = -lr * (a * decayed + new_offset / b + (b - lr) * g)
+  return _with_decoupled_decay(update, theta, c), new_offset
 
 
 def _step_leaves(
-  next_state: StateStep,
-  update_from: StateStep,
+  form: LeafStep,
   c: _Coefficients,
   updates: optax.Updates,
   memory: optax.Updates,
@@ -154,11 +174,10 @@ def _step_leaves(
     compute = jnp.promote_types(jnp.promote_types(g.dtype, state.dtype), jnp.float32)
     # Like Optax's own optimizers: the update is as precise as the gradient and params.
     out_dtype = g.dtype if theta is None else jnp.promote_types(g.dtype, jnp.asarray(theta).dtype)
-    cc = c.cast(compute)
+    stored = lambda x: x.astype(state.dtype).astype(compute)
     g, theta = g.astype(compute), None if theta is None else jnp.asarray(theta).astype(compute)
-    # The update reads the stored new state, so XLA can overwrite the old one in place.
-    new_state = next_state(g, state.astype(compute), theta, cc).astype(state.dtype)
-    return update_from(g, new_state.astype(compute), theta, cc).astype(out_dtype), new_state
+    update, new_state = form(g, state.astype(compute), theta, c.cast(compute), stored)
+    return update.astype(out_dtype), new_state.astype(state.dtype)
 
   trees = (updates, memory) if params is None else (updates, memory, params)
   return unzip_leaves(updates, jax.tree.map(leaf, *trees))
@@ -170,8 +189,27 @@ def _at(value: optax.ScalarOrSchedule, count: Any) -> Any:
 
 
 def _may_vary(value: Any) -> bool:
-  """Whether a hyperparameter may change between steps: a schedule or any array or tracer."""
-  return callable(value) or not isinstance(value, (int, float))
+  """Whether a hyperparameter may change between steps: a schedule or a traced value.
+
+  Python and NumPy scalars and concrete arrays are constants of the step.
+  """
+  return callable(value) or _checks.concrete_value(value) is None
+
+
+def _known_well_conditioned(learning_rate: Any, alpha: Any) -> bool:
+  """Whether |1 − α·γ_k| ≥ 1/2 is known now for every step and every element.
+
+  It is for a concrete alpha with a concrete learning rate, or with a schedule that
+  declares its ``max_value`` (:func:`power_decay` does; its values lie in [0, max]).
+  """
+  a = None if callable(alpha) else _checks.concrete_value(alpha)
+  if a is None:
+    return False
+  if callable(learning_rate):
+    largest = _checks.concrete_value(getattr(learning_rate, "max_value", None))
+    return largest is not None and bool(np.all(a * largest <= 0.5))
+  lr = _checks.concrete_value(learning_rate)
+  return lr is not None and bool(np.all(np.abs(1.0 - a * lr) >= 0.5))
 
 
 def _is_on(value: Any) -> bool:
@@ -183,11 +221,11 @@ def _inertial_transformation(
   name: str,
   init_fn: Callable[[optax.Params], Any],
   field: str,
-  form: tuple[StateStep, StateStep],
+  form: LeafStep,
   step: Callable[[Any, Optional[optax.Params]], tuple[_Coefficients, dict[str, Any]]],
   needs_params: Optional[str],
 ) -> optax.GradientTransformationExtraArgs:
-  """An INDIAN transformation from one form of the step, ``(next state, update from it)``.
+  """An INDIAN transformation from one form of the step.
 
   ``step(state, params)`` gives the step's coefficients and the state's other new
   fields; ``needs_params`` says why ``update`` needs the params (None if it does not).
@@ -202,7 +240,7 @@ def _inertial_transformation(
     if needs_params and params is None:
       raise ValueError(f"{name}: {needs_params}: call update(updates, state, params).")
     coefficients, fields = step(state, params)
-    new_updates, memory = _step_leaves(*form, coefficients, updates, memory, params)
+    new_updates, memory = _step_leaves(form, coefficients, updates, memory, params)
     count = optax.safe_increment(state.count)
     return new_updates, state._replace(count=count, **{field: memory}, **fields)
 
@@ -232,11 +270,17 @@ def scale_by_indian(
 
   with :math:`u_k = \theta_{k+1} - \theta_k` and :math:`\varphi_0 = \beta(c - \beta) g_0`. The
   learning rate lives inside, as in ``optax.contrib.scale_by_madgrad``: scaling the updates
-  afterwards is not INDIAN at a smaller step. :math:`u_k` is written in terms of
-  :math:`\varphi_{k+1}` (dividing by :math:`1 - \alpha\gamma_k`, kept :math:`\sqrt{\epsilon}`
-  away from 0), so a donated step updates the state in place. When :math:`\alpha\beta`
-  changes, :math:`\varphi` is carried to the new basis, :math:`\varphi \mathrel{+}=
-  (\alpha_k\beta_k - \alpha_{k-1}\beta_{k-1})\theta_k`: that needs the params.
+  afterwards is not INDIAN at a smaller step.
+
+  Exact for every valid :math:`(\gamma_k, \alpha, \beta)`. Where :math:`|1 - \alpha\gamma_k|
+  \ge 1/2` is known when it is built (concrete values, or :func:`power_decay`), :math:`u_k`
+  is read from :math:`\varphi_{k+1}` and a donated step runs in place on every backend;
+  elsewhere both are computed from :math:`\varphi_k`, which costs one state-sized copy
+  per leaf on XLA:CPU (none on XLA:GPU). When :math:`\alpha\beta` changes, :math:`\varphi`
+  is carried to the new basis, :math:`\varphi \mathrel{+}= (\alpha_k\beta_k -
+  \alpha_{k-1}\beta_{k-1})\theta_k`, with the params: schedules of alpha or beta raise
+  ``ValueError`` without them; a traced alpha or beta that changes while ``update`` gets
+  no params makes that update and the state NaN (never silently skipped).
 
   Returns: an :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianState`.
   """
@@ -245,31 +289,37 @@ def scale_by_indian(
 
   def init_fn(params: optax.Params) -> IndianState:
     params = floating_params("scale_by_indian", params)
-    product = jnp.asarray(_at(alpha, 0) * _at(beta, 0), float) if varying else None
     phi = optax.tree.zeros_like(params, dtype=state_dtype)
+    product = jnp.asarray(_at(alpha, 0) * _at(beta, 0), float)
     return IndianState(count=jnp.zeros([], jnp.int32), phi=phi, alpha_beta=product)
 
-  def step(state: IndianState, params: Optional[optax.Params]):
-    a, b = _at(alpha, state.count), _at(beta, state.count)
-    product, change = None, None  # constant alpha and beta: no basis to carry phi to
-    if varying:
-      product = jnp.asarray(a * b, float)
-      if params is not None:
-        previous = product if state.alpha_beta is None else state.alpha_beta
-        change = jnp.where(state.count == 0, 0.0, product - previous)
-      elif callable(alpha) or callable(beta):
-        raise ValueError(f"scale_by_indian: {_SCHEDULES_NEED_PARAMS}")
-    c = _Coefficients(
-      _at(learning_rate, state.count), a, b,
-      weight_decay=weight_decay if coupled else None,
-      decoupled_weight_decay=decoupled_weight_decay if decoupled else None,
-      initial_speed=initial_speed, first_step=state.count == 0, basis_change=change,
-    )  # fmt: skip
-    return c, {"alpha_beta": product}
-
+  options = _Coefficients(
+    learning_rate, alpha, beta,
+    weight_decay=weight_decay if coupled else None,
+    decoupled_weight_decay=decoupled_weight_decay if decoupled else None,
+    initial_speed=initial_speed,
+  )  # fmt: skip
+  step = functools.partial(_phi_coefficients, options, varying)
   needs_params = "weight decay needs the params" if coupled or decoupled else None
-  form = (_phi_next, _phi_update)
+  in_place = not varying and _known_well_conditioned(learning_rate, alpha)
+  form = _phi_step_in_place if in_place else _phi_step
   return _inertial_transformation("scale_by_indian", init_fn, "phi", form, step, needs_params)
+
+
+def _phi_coefficients(options: _Coefficients, varying: bool, state: IndianState, params):
+  """Step k's coefficients from the factory's ``options``, and the new ``alpha_beta``."""
+  count = state.count
+  lr, a, b = (_at(options[i], count) for i in range(3))
+  product, change = jnp.asarray(a * b, float), None  # constants: no basis to carry phi to
+  if varying:
+    change = jnp.where(count == 0, 0.0, product - state.alpha_beta)
+    if params is None:
+      if callable(options.alpha) or callable(options.beta):
+        raise ValueError(f"scale_by_indian: {_SCHEDULES_NEED_PARAMS}")
+      lr = jnp.where(change == 0, lr, jnp.nan)  # a change that cannot be carried out
+      change = None
+  c = options._replace(learning_rate=lr, alpha=a, beta=b, first_step=count == 0)
+  return c._replace(basis_change=change), {"alpha_beta": product}
 
 
 _SCHEDULES_NEED_PARAMS = (
@@ -286,28 +336,30 @@ def scale_by_indian_psi(
   decoupled_weight_decay: Optional[jax.typing.ArrayLike] = None,
   state_dtype: Optional[jax.typing.DTypeLike] = None,
 ) -> optax.GradientTransformationExtraArgs:
-  r"""The INDIAN step kept in the paper's own variable :math:`\psi` (INNAprop's core).
+  r"""The INDIAN step kept in :math:`\psi - \theta`, with the params (INNAprop's core).
 
-  After decoupled weight decay :math:`\theta_k \leftarrow (1-\gamma_k\lambda)\theta_k`,
+  After decoupled weight decay :math:`\tilde\theta_k = (1-\gamma_k\lambda)\theta_k` (:math:`\psi`
+  untouched), the paper's step with :math:`\alpha_k, \beta_k` (see :func:`indian`) is
+  carried out in :math:`d = \psi - \theta`, whose recursion has no decay factor:
 
   .. math::
 
-    \psi_{k+1} = (1 - \tfrac{\gamma_k}{\beta_k})\psi_k + \gamma_k(\tfrac1{\beta_k} - \alpha_k)
-    \theta_k, \qquad u_k = -\tfrac{\gamma_k}{\beta_k - \gamma_k}
-        \big(\psi_{k+1} - (1 - \alpha_k\beta_k)\theta_k\big) - \gamma_k\beta_k g_k,
+    d_{k+1} = d_k + \gamma_k\lambda\theta_k + \gamma_k\beta_k g_k, \qquad
+    u_k = -\gamma_k\lambda\theta_k - \gamma_k\big(\alpha_k\tilde\theta_k
+        + \tfrac1{\beta_k} d_{k+1} + (\beta_k - \gamma_k)\, g_k\big),
 
-  from :math:`\psi_0 = (1-\alpha_0\beta_0)\theta_0`, formed at the first update (``init``
-  is shape-only). :math:`\psi`'s update reads no gradient, so a rescaling by an earlier
-  transformation fuses into the parameter update alone (two fewer memory passes than
-  :math:`\varphi`); :math:`\alpha` and :math:`\beta` may change at no cost. The price is
-  a state that is a near copy of the params, so ``update`` needs them.
+  from :math:`d_0 = -\alpha_0\beta_0\theta_0` (the authors' :math:`\psi_0`, formed at the
+  first update: ``init`` is shape-only). No coefficient can vanish: the step is exact at
+  every :math:`(\gamma_k, \alpha_k, \beta_k)`, :math:`\gamma_k = \beta_k` included (where the
+  authors' form divides by :math:`\beta - \gamma`); :math:`\alpha, \beta` may change at no
+  cost; :math:`u_k` reads the new state (in place when donated). Needs the params.
 
   Args:
     learning_rate: the step size :math:`\gamma_k`, a float, array or schedule.
     alpha: viscous damping :math:`\alpha \ge 0`, a float, array or schedule.
     beta: Newtonian damping :math:`\beta > 0`, a float, array or schedule.
     decoupled_weight_decay: decoupled weight decay :math:`\lambda \ge 0` (None: off).
-    state_dtype: dtype of :math:`\psi` (default: the params' dtype).
+    state_dtype: dtype of :math:`\psi - \theta` (default: the params' dtype).
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianPsiState`.
@@ -316,8 +368,8 @@ def scale_by_indian_psi(
 
   def init_fn(params: optax.Params) -> IndianPsiState:
     params = floating_params("scale_by_indian_psi", params)
-    psi = optax.tree.zeros_like(params, dtype=state_dtype)
-    return IndianPsiState(count=jnp.zeros([], jnp.int32), psi=psi)
+    offset = optax.tree.zeros_like(params, dtype=state_dtype)
+    return IndianPsiState(count=jnp.zeros([], jnp.int32), psi_minus_params=offset)
 
   def step(state: IndianPsiState, params: Optional[optax.Params]):
     count = state.count
@@ -327,11 +379,11 @@ def scale_by_indian_psi(
     )  # fmt: skip
     return c, {}
 
-  needs_params = "weight decay needs the params (so does psi)" if decay is not None else None
-  form = (_psi_next, _psi_update)
+  needs_params = "weight decay needs the params" if decay is not None else "its state"
   return _inertial_transformation(
-    "scale_by_indian_psi", init_fn, "psi", form, step, needs_params or "psi needs the params"
-  )
+    "scale_by_indian_psi", init_fn, "psi_minus_params", _psi_minus_params_step, step,
+    f"{needs_params} (psi - theta) needs the params",
+  )  # fmt: skip
 
 
 @_checks.checks_hyperparameters
@@ -397,18 +449,6 @@ def indian(
   )
 
 
-def _away_from_zero(x: jax.Array) -> jax.Array:
-  """Keeps a factor at least sqrt(eps) away from 0, with its sign.
-
-  The update is written in terms of the new state, dividing by the factor by
-  which the state forgets itself. A factor of exactly 0 is a legal but degenerate
-  step (alpha * lr == 1 for phi, lr == beta for psi); the margin bounds the
-  rounding the division amplifies, at a negligible change of the dynamics.
-  """
-  margin = jnp.sqrt(jnp.finfo(x.dtype).eps)
-  return jnp.where(x >= 0, jnp.maximum(x, margin), jnp.minimum(x, -margin))
-
-
 def _check_gradients(owner: str, updates: optax.Updates, memory: optax.Updates) -> None:
   """The gradients have the params' tree and shapes (their dtype may differ: mixed precision)."""
   message = f"{owner}: the gradients must match the params the state was built from"
@@ -453,11 +493,13 @@ def psi_from_state(
       f"psi_from_state: expected exactly one IndianState in the state, found {len(found)}."
     )
   state = found[0]
-  if isinstance(state, IndianPsiState):  # psi_0 is formed at the first update
-    start = lambda psi, theta: jnp.where(state.count == 0, (1.0 - alpha * beta) * theta, psi)
-    return jax.tree.map(lambda psi, theta: start(psi, theta).astype(theta.dtype), state.psi, params)
+  if isinstance(state, IndianPsiState):  # psi_0 = (1 - alpha beta) theta_0 is formed at step 0
+    psi = lambda offset, theta: jnp.where(
+      state.count == 0, (1.0 - alpha * beta) * theta, offset + theta
+    ).astype(theta.dtype)
+    return jax.tree.map(psi, state.psi_minus_params, params)
   # phi is expressed in the basis of the last step's alpha*beta, where it was kept.
-  product = alpha * beta if state.alpha_beta is None else state.alpha_beta
   return jax.tree.map(
-    lambda phi, theta: (phi + (1.0 - product) * theta).astype(theta.dtype), state.phi, params
-  )
+    lambda phi, theta: (phi + (1.0 - state.alpha_beta) * theta).astype(theta.dtype),
+    state.phi, params,
+  )  # fmt: skip

@@ -39,6 +39,19 @@ def test_importing_the_optimizers_loads_neither_flax_nor_matplotlib():
   assert result.stdout.strip() == "[]"
 
 
+def test_star_import_needs_only_the_core_dependencies():
+  """Without the app extra, ``from indian_optax import *`` works (the app by name only)."""
+  blocked = ("flax", "matplotlib", "sklearn", "mnist1d", "tqdm")
+  code = (
+    f"import sys; sys.modules.update(dict.fromkeys({blocked!r}))\n"
+    "from indian_optax import *\n"
+    "print(sorted(name for name in dir() if not name.startswith('_')))"
+  )
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  assert "indian" in result.stdout and "innaprop" in result.stdout
+
+
 def test_no_function_in_the_package_is_longer_than_60_lines():
   long = []
   for path in sorted(PACKAGE.rglob("*.py")):

@@ -283,3 +283,22 @@ def test_legitimate_difference_integer_params_are_refused():
   """Optax's optimizers accept integer params and return garbage steps for them."""
   with pytest.raises(ValueError, match="only floating or complex params"):
     indian_optax.indian(0.1).init(jnp.arange(3))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_optax_contrib_inject_hyperparams_check_as_written(name):
+  """Optax's contrib/_common_test.py test_optimizers_can_be_wrapped_in_inject_hyperparams.
+
+  Its equality of the new states needs a state whose structure does not depend on
+  whether alpha and beta are Python floats (plain factory) or arrays (injected).
+  """
+  opt = FACTORIES[name](**NUMERIC[name])
+  opt_inject = optax.inject_hyperparams(FACTORIES[name])(**NUMERIC[name])
+  params = [jnp.negative(jnp.ones((2, 3))), jnp.ones((2, 5, 2))]
+  grads = [jnp.ones((2, 3)), jnp.negative(jnp.ones((2, 5, 2)))]
+  updates, new_state = jax.jit(opt.update)(grads, jax.jit(opt.init)(params), params)
+  updates_inject, new_state_inject = jax.jit(opt_inject.update)(
+    grads, jax.jit(opt_inject.init)(params), params
+  )
+  chex.assert_trees_all_close(updates_inject, updates, rtol=1e-5)
+  chex.assert_trees_all_close(new_state_inject.inner_state, new_state, rtol=1e-5, atol=1e-5)

@@ -1,7 +1,9 @@
 """The sweep engine, against an oracle outside itself: a hand-written lax.scan training loop."""
 
 import dataclasses
+import importlib
 import math
+import types
 
 import jax
 import jax.numpy as jnp
@@ -12,6 +14,8 @@ from oracle import hand_written_run
 import indian_optax
 from indian_optax import app
 from indian_optax.app import _program
+
+SWEEP_MODULE = importlib.import_module("indian_optax.app.sweep")  # app.sweep is the function
 
 
 def problem(dtype=np.float32, samples=200):
@@ -252,16 +256,26 @@ def test_results_with_another_number_of_rows_are_refused():
 
 
 def test_auto_chunks_vmap_small_models_and_loop_compute_bound_ones_on_a_cpu():
+  cpu = jax.devices("cpu")  # the rule is the CPU's, whatever the default backend here
   small = problem()["init_params"]  # 5-16-4: overhead-bound, one vmapped program
-  assert app.auto_chunk_size(small, 32, 16) == 16
+  assert app.auto_chunk_size(small, 32, 16, cpu) == 16
   big = lambda key: {"w": jax.random.normal(key, (1000, 1000))}  # 1e6 params x 32
-  assert app.auto_chunk_size(big, 32, 16) == 1
+  assert app.auto_chunk_size(big, 32, 16, cpu) == 1
 
 
-def test_auto_chunking_gives_the_results_of_one_program(float64):
-  setup = problem(np.float64)
-  auto = app.sweep(indian, GRID, epochs=2, batch_size=32, chunk_size="auto", **setup)
-  whole = app.sweep(indian, GRID, epochs=2, batch_size=32, chunk_size=None, **setup)
+def test_auto_chunking_on_an_accelerator_runs_every_configuration_in_one_program():
+  accelerator = [types.SimpleNamespace(platform="gpu")]
+  big = lambda key: {"w": jax.random.normal(key, (1000, 1000))}
+  assert app.auto_chunk_size(big, 32, 16, accelerator) == 16
+
+
+def test_auto_chunking_gives_the_results_of_one_program(float64, monkeypatch):
+  """With auto choosing one configuration per program, the runs equal one vmapped program."""
+  monkeypatch.setattr(SWEEP_MODULE, "AUTO_CPU_WORK", 0)  # every model is compute-bound
+  setup, cpu = problem(np.float64), jax.devices("cpu")
+  assert app.auto_chunk_size(setup["init_params"], 32, 4, cpu) == 1
+  auto = app.sweep(indian, GRID, epochs=2, batch_size=32, chunk_size="auto", devices=cpu, **setup)
+  whole = app.sweep(indian, GRID, epochs=2, batch_size=32, chunk_size=None, devices=cpu, **setup)
   np.testing.assert_allclose(auto.final_train_loss, whole.final_train_loss, rtol=1e-10)
   with pytest.raises(ValueError, match="chunk_size must be an integer, None or 'auto'"):
     app.sweep(indian, GRID, epochs=1, batch_size=32, chunk_size="big", **setup)

@@ -7,6 +7,7 @@ with the INNAprop authors' per-epoch cosine schedules of alpha and beta
 (adjust_alpha_cosine, adjust_beta_cosine), and live changes under inject_hyperparams.
 """
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -153,7 +154,35 @@ def test_schedules_of_alpha_need_the_params_for_indian():
     tx.update(params, tx.init(params))
 
 
-def test_constant_alpha_and_beta_keep_no_extra_state():
-  state = indian_optax.indian(0.1, 0.5, 0.1).init(jnp.ones(3))
-  assert state.alpha_beta is None
-  assert indian_optax.indian(0.1, jnp.asarray(0.5)).init(jnp.ones(3)).alpha_beta is not None
+HOW_PASSED = {
+  "python_floats": lambda: (0.5, 0.1),
+  "numpy_scalars": lambda: (np.float32(0.5), np.float64(0.1)),
+  "jax_arrays": lambda: (jnp.asarray(0.5), jnp.asarray(0.1)),
+}
+
+
+@pytest.mark.parametrize("factory", [indian_optax.indian, indian_optax.innaprop])
+@pytest.mark.parametrize("passed", sorted(HOW_PASSED))
+def test_the_state_is_the_same_tree_however_alpha_and_beta_are_passed(factory, passed):
+  params = jnp.ones(3)
+  alpha, beta = HOW_PASSED[passed]()
+  reference = factory(0.1, alpha=0.5, beta=0.1)
+  tx = factory(0.1, alpha=alpha, beta=beta)
+  stepped = lambda t: t.update(params, t.init(params), params)[1]
+  chex.assert_trees_all_equal_shapes_and_dtypes(tx.init(params), reference.init(params))
+  chex.assert_trees_all_equal_shapes_and_dtypes(stepped(tx), stepped(reference))
+  injected = optax.inject_hyperparams(factory)(0.1, alpha=alpha, beta=beta).init(params)
+  chex.assert_trees_all_equal_shapes_and_dtypes(injected.inner_state, reference.init(params))
+
+
+def test_alpha_changed_without_params_makes_the_step_nan_never_silently_wrong():
+  tx = optax.inject_hyperparams(indian_optax.indian)(learning_rate=0.1, alpha=0.5)
+  params = jnp.ones(3)
+  update = jax.jit(tx.update)
+  updates, state = update(params, tx.init(params))  # constant alpha: params not needed
+  chex.assert_tree_all_finite((updates, state.inner_state))
+  state.hyperparams["alpha"] = jnp.asarray(1.5)
+  updates, state = update(params, state)
+  assert bool(jnp.all(jnp.isnan(updates))) and bool(jnp.all(jnp.isnan(state.inner_state.phi)))
+  updates, _ = update(params, tx.init(params), params)  # with params the change is carried out
+  chex.assert_tree_all_finite(updates)

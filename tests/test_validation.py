@@ -124,7 +124,7 @@ def test_gradients_of_another_shape_fail_at_trace_time():
 def test_innaprop_without_params_says_psi_needs_them():
   tx = indian_optax.innaprop(1e-3, weight_decay=0.0)
   params = jnp.ones(3)
-  with pytest.raises(ValueError, match="psi needs the params: call update"):
+  with pytest.raises(ValueError, match=r"\(psi - theta\) needs the params: call update"):
     tx.update(params, tx.init(params))
 
 

@@ -141,16 +141,19 @@ loop for 1.4k-param MLPs (x 64), 1.24x at 3.4k, 0.97x at 8.8k and 0.67-1.0x at 2
 
 
 def auto_chunk_size(
-  init_params: Callable[[jax.Array], Params], batch_size: int, configs: int
+  init_params: Callable[[jax.Array], Params],
+  batch_size: int,
+  configs: int,
+  devices: Optional[Sequence[jax.Device]] = None,
 ) -> int:
-  """How many configurations share one program, on the current backend.
+  """How many configurations share one program on ``devices`` (default: JAX's default ones).
 
   On accelerators: all of them (batched products fill the device). On a CPU, batched
   matrix products are no faster than a loop of the same products, so a compute-bound
   model (params x batch size above :data:`AUTO_CPU_WORK`) runs one configuration per
   program, and only an overhead-bound one keeps the vmap gain.
   """
-  if jax.default_backend() != "cpu":
+  if (devices or jax.devices())[0].platform != "cpu":
     return configs
   shapes = jax.eval_shape(init_params, jax.random.PRNGKey(0))
   params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
@@ -217,7 +220,7 @@ def sweep(
       ``[0, 1)`` (default 0.1; 0 with ``validation``), and the split's seed.
     validation: a validation set ``(x, y)`` of its own instead (held-out files, say).
     select: ``"val_accuracy"`` (default), ``"val_loss"`` or ``"train_loss"`` (the paper's).
-    chunk_size: configurations per program: a number, None (all), "auto" (the default).
+    chunk_size: configurations per program: a number, None (all), "auto" (default; per platform).
     loss_fn, name: ``(logits, labels) -> scalar`` loss; ``optimizer`` in every config.
     on_epoch, on_chunk: called with an :class:`EpochProgress` after each epoch, and with
       the runs finished so far after each chunk (with halving: at the end).
@@ -231,7 +234,7 @@ def sweep(
   splits, batches = _splits(data, val_fraction, split_seed, batch_size, validation)
   configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
   if chunk_size == "auto":
-    chunk_size = auto_chunk_size(init_params, batch_size, len(configs))
+    chunk_size = auto_chunk_size(init_params, batch_size, len(configs), devices)
   size, devices = _chunking(len(configs), chunk_size, devices or jax.devices())
   placement = Placement.on(devices)
   program = compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement)
