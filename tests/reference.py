@@ -18,6 +18,7 @@ def indian_reference(
   weight_decay=0.0,
   decoupled_weight_decay=0.0,
   initial_speed=None,
+  dtype=np.float64,
 ):
   """Returns the iterates theta_1..theta_K of INDIAN in the paper's (theta, psi) form.
 
@@ -26,19 +27,22 @@ def indian_reference(
   (INNA): gamma w theta is subtracted in the theta step only. Decoupled decay
   (INNAprop's order): theta <- (1 - gamma lambda) theta before the step. alpha and
   beta may be sequences, one value per step (the recursion with alpha_k, beta_k).
+  Every operation runs in ``dtype`` (float32, ml_dtypes.bfloat16, complex ...): the
+  plain recursion's own rounding, the yardstick for lower precisions.
   """
-  theta = np.array(theta0, dtype=np.float64)
+  scalar = np.dtype(dtype).type if not np.issubdtype(dtype, np.complexfloating) else float
+  theta = np.array(theta0, dtype=dtype)
   psi = None
   trajectory = []
   for k, gamma in enumerate(step_sizes):
-    a, b = _at(alpha, k), _at(beta, k)
-    g = np.asarray(grad_fn(theta), dtype=np.float64)
+    a, b, gamma = scalar(_at(alpha, k)), scalar(_at(beta, k)), scalar(gamma)
+    g = np.asarray(grad_fn(theta), dtype=dtype)
     if psi is None:
-      c = b if initial_speed is None else initial_speed
+      c = b if initial_speed is None else scalar(initial_speed)
       psi = (1 - a * b) * theta - b**2 * g + b * c * g
-    theta = (1 - gamma * decoupled_weight_decay) * theta
+    theta = (1 - gamma * scalar(decoupled_weight_decay)) * theta
     new_theta = (
-      theta + gamma * ((1 / b - a) * theta - psi / b - b * g) - gamma * weight_decay * theta
+      theta + gamma * ((1 / b - a) * theta - psi / b - b * g) - gamma * scalar(weight_decay) * theta
     )
     psi = psi + gamma * ((1 / b - a) * theta - psi / b)
     theta = new_theta
@@ -50,15 +54,17 @@ def _at(value, k):
   return value[k] if np.ndim(value) else value
 
 
-def rms_scaled(grad_fn, sigma, eps):
+def rms_scaled(grad_fn, sigma, eps, dtype=np.float64):
   """grad_fn followed by bias-corrected RMS scaling, g / (sqrt(v / (1 - sigma^k)) + eps).
 
   Stateful: call it once per step, as the INDIAN reference does.
   """
-  state = {"v": 0.0, "k": 0}
+  scalar = np.dtype(dtype).type
+  sigma, eps = scalar(sigma), scalar(eps)
+  state = {"v": scalar(0.0), "k": 0}
 
   def scaled(theta):
-    g = np.asarray(grad_fn(theta), dtype=np.float64)
+    g = np.asarray(grad_fn(theta), dtype=dtype)
     state["k"] += 1
     state["v"] = sigma * state["v"] + (1 - sigma) * g * g
     return g / (np.sqrt(state["v"] / (1 - sigma ** state["k"])) + eps)

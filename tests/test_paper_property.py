@@ -1,0 +1,235 @@
+"""Property: every public transformation is the paper's recursion, over the whole valid domain.
+
+Hypothesis draws (learning_rate, alpha, beta) across learning_rate >= 0, alpha >= 0,
+beta > 0, with the points where a rewriting of the recursion could divide by zero drawn
+on purpose (lr = beta, lr = beta (1 +- eps), alpha lr = 1, tiny beta, alpha = 0), the
+options, constant or scheduled values passed as Python floats (the in-place form where
+it is known to be safe) or traced by ``inject_hyperparams`` (the form for the rest), and
+random quadratics. Each run is compared with ``tests/reference.py``, a NumPy
+transcription of the paper's (theta, psi) equations that shares no code with the package:
+
+* float64: relative trajectory deviation <= 1e-10;
+* float32 and bfloat16 params: deviation from the float64 reference at most
+  ``LOW_PRECISION_FACTOR`` times that of the same transcription run in that dtype
+  (plus a few units of roundoff, for runs the transcription happens to get exact).
+
+Settings where the recursion itself blows up (the float64 reference leaves a ball of
+radius 1e3, or the low-precision transcription loses all digits) are filtered by the
+reference, never by the code under test. Profiles: ``HYPOTHESIS_PROFILE=ci`` (the
+default: a fixed seed, the suite's budget) and ``HYPOTHESIS_PROFILE=thorough`` (10^4
+examples per property, for a release).
+"""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import optax
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from reference import indian_reference, rms_scaled
+
+import indian_optax
+
+settings.register_profile(
+  "ci", max_examples=100, derandomize=True, deadline=None,
+  suppress_health_check=[HealthCheck.too_slow],
+)  # fmt: skip
+settings.register_profile(
+  "thorough", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+STEPS = 20
+FLOAT64_TOLERANCE = 1e-10
+LOW_PRECISION_FACTOR = 4.0
+"""Ours in float32/bfloat16 deviates at most this many times as much as the transcription."""
+ROUNDOFF_UNITS = 8.0
+
+# ---------------------------------------------------------------- the domain, singular points drawn
+log_uniform = lambda low, high: st.floats(np.log(low), np.log(high)).map(np.exp)
+betas = st.one_of(log_uniform(1e-3, 10.0), st.sampled_from([1e-4, 0.1, 0.9, 1.0, 2.0]))
+alphas = st.one_of(st.just(0.0), log_uniform(1e-3, 10.0), st.sampled_from([0.1, 0.5, 1.0, 2.0]))
+epsilons = st.sampled_from([0.0, 1e-7, -1e-7, 1e-6, -1e-6, 1e-3, -1e-3, 0.03])
+
+
+@st.composite
+def hyperparameters(draw):
+  """(lr, alpha, beta) with lr often exactly at, or a hair away from, beta or 1/alpha."""
+  alpha, beta, eps = draw(alphas), draw(betas), draw(epsilons)
+  kinds = ["free", "beta", "zero"] + (["inverse_alpha"] if alpha > 0 else [])
+  kind = draw(st.sampled_from(kinds))
+  lr = {
+    "free": draw(log_uniform(1e-4, 2.0)),
+    "beta": beta * (1 + eps),
+    "inverse_alpha": (1 + eps) / alpha if alpha > 0 else 0.0,
+    "zero": 0.0,
+  }[kind]
+  return float(lr), float(alpha), float(beta)
+
+
+@st.composite
+def quadratics(draw):
+  """A random quadratic 0.5 (x - x*)^T H (x - x*): (H, x*, x0), eigenvalues in [0.05, 20]."""
+  rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+  n = draw(st.integers(1, 6))
+  q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+  curvature = np.exp(rng.uniform(np.log(0.05), np.log(20.0), n))
+  return (q * curvature) @ q.T, rng.normal(size=n) + 1.0, rng.normal(size=n)
+
+
+def cosine_values(start, end):
+  """The INNAprop authors' cosine from start to end over the run, one value per step."""
+  return [end + (start - end) * 0.5 * (1 + np.cos(np.pi * k / STEPS)) for k in range(STEPS)]
+
+
+def as_schedule(values):
+  return lambda count: jnp.asarray(values)[jnp.minimum(count, len(values) - 1)]
+
+
+# ---------------------------------------------------------------- running both sides
+def ours(tx, problem, dtype, pass_params=True):
+  """Our trajectory with params of ``dtype``, the gradient taken in that dtype."""
+  hessian, target, theta0 = problem
+
+  def step(carry, _):
+    params, state = carry
+    grads = (jnp.asarray(hessian, dtype) @ (params - jnp.asarray(target, dtype))).astype(dtype)
+    updates, state = tx.update(grads, state, params if pass_params else None)
+    params = optax.apply_updates(params, updates)
+    return (params, state), params
+
+  params = jnp.asarray(theta0, dtype)
+  _, trajectory = jax.jit(lambda p: jax.lax.scan(step, (p, tx.init(p)), length=STEPS))(params)
+  widened = trajectory.astype(jnp.float32) if dtype == jnp.bfloat16 else trajectory
+  return np.asarray(widened, np.float64)
+
+
+def transcription(problem, step_sizes, alpha, beta, dtype=np.float64, rms=None, **options):
+  """The paper's recursion in ``dtype`` (``rms=(sigma, eps)``: on RMS-scaled gradients)."""
+  hessian, target, theta0 = problem
+  h, x = hessian.astype(dtype), target.astype(dtype)
+  grad = lambda theta: h @ (theta - x)
+  if rms is not None:  # sigma = 0.999 is 1 in bfloat16: the scaling's scalars need float32
+    grad = rms_scaled(grad, *rms, dtype=np.promote_types(dtype, np.float32))
+  return indian_reference(
+    grad, theta0.astype(dtype), step_sizes, alpha, beta, dtype=dtype, **options
+  ).astype(np.float64)
+
+
+def deviation(trajectory, reference):
+  """max_k ||theta_k - ref_k|| / max_k ||ref_k||, the trajectory's relative deviation."""
+  return float(
+    np.max(np.linalg.norm(trajectory - reference, axis=1))
+    / np.max(np.linalg.norm(reference, axis=1))
+  )
+
+
+def assume_the_recursion_is_tame(reference):
+  assume(np.all(np.isfinite(reference)) and np.max(np.abs(reference)) < 1e3)
+
+
+# ---------------------------------------------------------------- what is drawn: a run
+@st.composite
+def runs(draw, low_precision=False):
+  """One public transformation with its hyperparameters, options and the way they are passed."""
+  lr, alpha, beta = draw(hyperparameters())
+  name = draw(st.sampled_from(["indian", "scale_by_indian", "scale_by_indian_psi", "innaprop"]))
+  run = dict(name=name, lr=lr, alpha=alpha, beta=beta, options={}, schedule=None)
+  run["passed"] = draw(st.sampled_from(["python_floats", "inject_hyperparams"]))
+  if name in ("indian", "scale_by_indian"):
+    option = draw(st.sampled_from(["none", "weight_decay", "decoupled", "initial_speed"]))
+    run["options"] = {
+      "none": {},
+      "weight_decay": {"weight_decay": draw(st.sampled_from([1e-3, 0.1]))},
+      "decoupled": {"decoupled_weight_decay": draw(st.sampled_from([1e-3, 0.1]))},
+      "initial_speed": {"initial_speed": draw(st.sampled_from([0.0, 1.0, 2.5]))},
+    }[option]
+  elif name in ("scale_by_indian_psi", "innaprop"):
+    decay = draw(st.sampled_from([0.0, 0.01, 0.1]))
+    key = "weight_decay" if name == "innaprop" else "decoupled_weight_decay"
+    run["options"] = {key: decay}
+  if draw(st.booleans()):  # something moves between steps
+    run["schedule"] = draw(st.sampled_from(["alpha_beta_cosine", "power_decay", "lr_cosine"]))
+  run["low_precision"] = low_precision
+  if low_precision and name in ("indian", "scale_by_indian") and draw(st.booleans()):
+    run["state_dtype"] = jnp.float32
+  run["problem"] = draw(quadratics())
+  return run
+
+
+FACTORIES = {
+  "indian": indian_optax.indian,
+  "scale_by_indian": indian_optax.scale_by_indian,
+  "scale_by_indian_psi": indian_optax.scale_by_indian_psi,
+  "innaprop": indian_optax.innaprop,
+}
+
+
+def build(run):
+  """(our transformation, the reference's step sizes, alphas, betas and options)."""
+  lr, alpha, beta, schedule = run["lr"], run["alpha"], run["beta"], run["schedule"]
+  steps, alphas, betas = [lr] * STEPS, alpha, beta
+  hyper = dict(learning_rate=lr, alpha=alpha, beta=beta)
+  if schedule == "alpha_beta_cosine":
+    alphas, betas = cosine_values(alpha, 2 * alpha + 0.1), cosine_values(beta, beta / 3)
+    hyper |= dict(alpha=as_schedule(alphas), beta=as_schedule(betas))
+  elif schedule == "power_decay":
+    steps = [lr / np.sqrt(k + 1.0) for k in range(STEPS)]
+    hyper["learning_rate"] = indian_optax.power_decay(lr, 0.5)
+  elif schedule == "lr_cosine":
+    steps = cosine_values(lr, lr / 10)
+    hyper["learning_rate"] = as_schedule(steps)
+  factory = FACTORIES[run["name"]]
+  extra = dict(run["options"])
+  if "state_dtype" in run:
+    extra["state_dtype"] = run["state_dtype"]
+  if run["passed"] == "inject_hyperparams":
+    # A dtype is callable: inject_hyperparams would take it for a schedule. It casts the
+    # hyperparameters to the params' dtype unless told: sigma = 0.999 is 1 in bfloat16.
+    hyperparam_dtype = jnp.float32 if run["low_precision"] else None
+    inject = optax.inject_hyperparams(factory, ("state_dtype",), hyperparam_dtype)
+    tx = inject(**hyper, **extra)
+  else:
+    tx = factory(**hyper, **extra)
+  reference = dict(run["options"])
+  if run["name"] == "innaprop":
+    reference = dict(decoupled_weight_decay=reference["weight_decay"], rms=(0.999, 1e-8))
+  return tx, steps, alphas, betas, reference
+
+
+# ---------------------------------------------------------------- the properties
+@given(run=runs())
+def test_every_transformation_is_the_paper_recursion_in_float64(run):
+  with jax.enable_x64(True):
+    tx, steps, alphas, betas, reference = build(run)
+    expected = transcription(run["problem"], steps, alphas, betas, **reference)
+    assume_the_recursion_is_tame(expected)
+    got = ours(tx, run["problem"], jnp.float64)
+  assert deviation(got, expected) <= FLOAT64_TOLERANCE, deviation(got, expected)
+
+
+LOW_PRECISIONS = {
+  "float32": (jnp.float32, np.float32),
+  "bfloat16": (jnp.bfloat16, ml_dtypes.bfloat16),
+}
+
+
+@pytest.mark.parametrize("precision", sorted(LOW_PRECISIONS))
+@given(run=runs(low_precision=True))
+def test_low_precision_stays_within_a_small_factor_of_the_transcription(precision, run):
+  ours_dtype, numpy_dtype = LOW_PRECISIONS[precision]
+  tx, steps, alphas, betas, reference = build(run)
+  with jax.enable_x64(True):
+    exact = transcription(run["problem"], steps, alphas, betas, **reference)
+  assume_the_recursion_is_tame(exact)
+  plain = deviation(
+    transcription(run["problem"], steps, alphas, betas, numpy_dtype, **reference), exact
+  )
+  assume(plain < 0.1)  # the recursion itself keeps some digits in this dtype
+  got = deviation(ours(tx, run["problem"], ours_dtype), exact)
+  roundoff = ROUNDOFF_UNITS * float(jnp.finfo(ours_dtype).eps)
+  assert got <= LOW_PRECISION_FACTOR * plain + roundoff, (got, plain)
