@@ -17,7 +17,10 @@ copies the state when the second one still reads the old state (XLA:GPU fuses bo
 into one loop and needs no copy). The φ form's update can be read from the new
 state only by dividing by :math:`1 - \\alpha\\gamma_k`, which vanishes inside the
 valid domain; that form is used only where :math:`|1 - \\alpha\\gamma| \\ge 1/2` is
-known when the transformation is built (see :func:`scale_by_indian`).
+known when the transformation is built (see :func:`scale_by_indian`). The ψ form has
+no such choice: ψ's own update needs no gradient, but the update then reads ψ_k only
+through ψ_{k+1}/(1 − γ/β), lost at γ = β; ψ − θ is exact everywhere and its state update
+reads the (rescaled) gradient too, which XLA:CPU then materialises once per step.
 """
 
 import functools
@@ -85,7 +88,8 @@ class _Coefficients(NamedTuple):
   def cast(self, dtype: Any) -> "_Coefficients":
     """The scalars in the real dtype of ``dtype`` (complex params get real coefficients)."""
     real = jnp.finfo(dtype).dtype
-    as_dtype = lambda x: None if x is None else jnp.asarray(x, real)
+    # inject_hyperparams casts hyperparameters to the params' dtype, complex ones included.
+    as_dtype = lambda x: None if x is None else jnp.asarray(jnp.real(x), real)
     return self._replace(**{k: as_dtype(v) for k, v in self._asdict().items() if k != "first_step"})
 
 
@@ -290,7 +294,7 @@ def scale_by_indian(
   def init_fn(params: optax.Params) -> IndianState:
     params = floating_params("scale_by_indian", params)
     phi = optax.tree.zeros_like(params, dtype=state_dtype)
-    product = jnp.asarray(_at(alpha, 0) * _at(beta, 0), float)
+    product = jnp.asarray(jnp.real(_at(alpha, 0) * _at(beta, 0)), float)
     return IndianState(count=jnp.zeros([], jnp.int32), phi=phi, alpha_beta=product)
 
   options = _Coefficients(
@@ -310,7 +314,7 @@ def _phi_coefficients(options: _Coefficients, varying: bool, state: IndianState,
   """Step k's coefficients from the factory's ``options``, and the new ``alpha_beta``."""
   count = state.count
   lr, a, b = (_at(options[i], count) for i in range(3))
-  product, change = jnp.asarray(a * b, float), None  # constants: no basis to carry phi to
+  product, change = jnp.asarray(jnp.real(a * b), float), None  # constants: no basis change
   if varying:
     change = jnp.where(count == 0, 0.0, product - state.alpha_beta)
     if params is None:

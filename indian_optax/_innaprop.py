@@ -40,8 +40,12 @@ def scale_by_bias_corrected_rms(
     \hat g_k = \frac{g_k}{\sqrt{\hat v_k} + \epsilon} \qquad (k = 1, 2, \dots)
 
   The same scaling as ``optax.scale_by_rms(sigma, eps, eps_in_sqrt=False,
-  bias_correction=True)`` (complex gradients too), with a ``state_dtype`` for :math:`v`
-  (default: the params' real dtype).
+  bias_correction=True)`` (complex gradients too; a test checks the two agree). It is
+  not that transformation because Optax's keeps :math:`v` in the params' dtype: no
+  ``state_dtype`` (bfloat16 params with a float32 :math:`v`, where :math:`\sigma = 0.999`
+  rounds to 1 in bfloat16), a complex :math:`v` for complex params, and arithmetic in
+  that dtype. Here :math:`v` has its own dtype (default: the params' real dtype) and the
+  scaling is computed in at least float32.
 
   Args:
     sigma: the decay :math:`\sigma \in [0, 1)` of the average of squares.
@@ -72,11 +76,12 @@ def scale_by_bias_corrected_rms(
       g = jnp.asarray(g)
       compute = jnp.promote_types(jnp.promote_types(g.dtype, nu.dtype), jnp.float32)
       real = jnp.finfo(compute).dtype
-      s, g_c = jnp.asarray(sigma, real), g.astype(compute)
+      # Real coefficients (inject_hyperparams casts them to complex params' dtype).
+      s, g_c = jnp.asarray(jnp.real(sigma), real), g.astype(compute)
       square = jnp.real(g_c * jnp.conj(g_c))  # |g|^2, as optax.scale_by_rms
       new_nu = (s * nu.astype(real) + (1.0 - s) * square).astype(nu.dtype)
       nu_hat = new_nu.astype(real) / (1.0 - s**count)
-      scaled = g_c / (jnp.sqrt(nu_hat) + jnp.asarray(eps, real))
+      scaled = g_c / (jnp.sqrt(nu_hat) + jnp.asarray(jnp.real(eps), real))
       return scaled.astype(g.dtype), new_nu
 
     steps = jax.tree.map(leaf_step, updates, state.nu)

@@ -59,14 +59,14 @@ def rms_scaled(grad_fn, sigma, eps, dtype=np.float64):
 
   Stateful: call it once per step, as the INDIAN reference does.
   """
-  scalar = np.dtype(dtype).type
+  scalar = np.finfo(dtype).dtype.type  # the real dtype: v averages |g|^2
   sigma, eps = scalar(sigma), scalar(eps)
   state = {"v": scalar(0.0), "k": 0}
 
   def scaled(theta):
     g = np.asarray(grad_fn(theta), dtype=dtype)
     state["k"] += 1
-    state["v"] = sigma * state["v"] + (1 - sigma) * g * g
+    state["v"] = sigma * state["v"] + (1 - sigma) * (g * np.conj(g)).real
     return g / (np.sqrt(state["v"] / (1 - sigma ** state["k"])) + eps)
 
   return scaled

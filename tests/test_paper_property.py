@@ -105,7 +105,7 @@ def ours(tx, problem, dtype, pass_params=True):
   params = jnp.asarray(theta0, dtype)
   _, trajectory = jax.jit(lambda p: jax.lax.scan(step, (p, tx.init(p)), length=STEPS))(params)
   widened = trajectory.astype(jnp.float32) if dtype == jnp.bfloat16 else trajectory
-  return np.asarray(widened, np.float64)
+  return np.asarray(widened).astype(np.complex128 if jnp.iscomplexobj(widened) else np.float64)
 
 
 def transcription(problem, step_sizes, alpha, beta, dtype=np.float64, rms=None, **options):
@@ -114,10 +114,11 @@ def transcription(problem, step_sizes, alpha, beta, dtype=np.float64, rms=None, 
   h, x = hessian.astype(dtype), target.astype(dtype)
   grad = lambda theta: h @ (theta - x)
   if rms is not None:  # sigma = 0.999 is 1 in bfloat16: the scaling's scalars need float32
-    grad = rms_scaled(grad, *rms, dtype=np.promote_types(dtype, np.float32))
-  return indian_reference(
+    grad = rms_scaled(grad, *rms, dtype=np.promote_types(dtype, np.float32).type)
+  trajectory = indian_reference(
     grad, theta0.astype(dtype), step_sizes, alpha, beta, dtype=dtype, **options
-  ).astype(np.float64)
+  )
+  return trajectory.astype(np.complex128 if np.iscomplexobj(trajectory) else np.float64)
 
 
 def deviation(trajectory, reference):
@@ -158,6 +159,9 @@ def runs(draw, low_precision=False):
   if low_precision and name in ("indian", "scale_by_indian") and draw(st.booleans()):
     run["state_dtype"] = jnp.float32
   run["problem"] = draw(quadratics())
+  if not low_precision and draw(st.booleans()):  # complex params: z moves as the pair (x, y)
+    hessian, target, theta0 = run["problem"]
+    run["problem"] = (hessian, target + 1j * target[::-1], theta0 - 0.5j * theta0[::-1])
   return run
 
 
@@ -206,9 +210,11 @@ def build(run):
 def test_every_transformation_is_the_paper_recursion_in_float64(run):
   with jax.enable_x64(True):
     tx, steps, alphas, betas, reference = build(run)
-    expected = transcription(run["problem"], steps, alphas, betas, **reference)
+    numpy_dtype = np.complex128 if np.iscomplexobj(run["problem"][2]) else np.float64
+    expected = transcription(run["problem"], steps, alphas, betas, numpy_dtype, **reference)
     assume_the_recursion_is_tame(expected)
-    got = ours(tx, run["problem"], jnp.float64)
+    complex_params = np.iscomplexobj(run["problem"][2])
+    got = ours(tx, run["problem"], jnp.complex128 if complex_params else jnp.float64)
   assert deviation(got, expected) <= FLOAT64_TOLERANCE, deviation(got, expected)
 
 
