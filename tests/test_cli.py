@@ -377,6 +377,12 @@ BAD_INPUT = [
   (["compare", "--optimizers", "sgd", "--lr", "-1"], "--lr: must be >= 0, got -1"),
   (["train", "--optimizer", "sgd", "--beta", "1"], "sgd has no alpha or beta"),
   (["train", "--lr", "0.1,0.2"], "--lr: give one value, got 2"),
+  # The training split's size is validation_split's (per class), not a global rounding.
+  (
+    ["train", "--val-fraction", "0.3", "--batch-size", "1005"],
+    "--batch-size: 1005 exceeds the 1004 training samples",
+  ),
+  (["train", "--val-fraction", "0.0001"], "--val-fraction: 0.0001 holds out no sample"),
   (["frobnicate"], "invalid choice: 'frobnicate'"),
   ([], "choose a command"),
 ]

@@ -5,7 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from problems import flat_problem, mlp_problem, nonsmooth, run
-from reference import innaprop_reference, max_relative_deviation, power_decay_reference
+from reference import (
+  indian_reference,
+  innaprop_reference,
+  max_relative_deviation,
+  power_decay_reference,
+  rms_scaled,
+)
 
 import indian_optax
 
@@ -55,3 +61,24 @@ def test_rms_scaling_is_bias_corrected(float64):
   v2 = 0.9 * 0.1 * np.asarray(g1) ** 2 + 0.1 * np.asarray(g2) ** 2
   np.testing.assert_allclose(first, np.asarray(g1) / (np.abs(g1) + 1e-8), rtol=1e-14)
   np.testing.assert_allclose(second, np.asarray(g2) / (np.sqrt(v2 / (1 - 0.81)) + 1e-8), rtol=1e-14)
+
+
+@pytest.mark.parametrize("beta", [0.1, 0.5, 0.9, 2.0])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_innaprop_at_learning_rate_equal_to_beta_follows_the_paper(float64, beta, weight_decay):
+  """At lr = beta the authors' form divides by beta - lr = 0; the paper's Euler step does not.
+
+  The reference is the paper's (theta, psi) recursion on RMS-scaled gradients (INNAprop's
+  definition), not the authors' code, which cannot be evaluated there.
+  """
+  hessian = np.diag([0.5, 1.0, 2.0, 3.0, 4.0])
+  target, theta0 = np.array([1.0, -1.0, 0.5, 2.0, 0.0]), np.array([0.3, 0.2, -0.1, 1.0, 0.5])
+  loss = lambda p: 0.5 * (p - target) @ jnp.asarray(hessian) @ (p - target)
+  tx = indian_optax.innaprop(beta, alpha=0.3, beta=beta, sigma=0.99, weight_decay=weight_decay)
+  ours, _, _ = run(tx, loss, jnp.asarray(theta0), 30)
+  grad = lambda theta: hessian @ (theta - target)
+  expected = indian_reference(
+    rms_scaled(grad, 0.99, 1e-8), theta0, [beta] * 30, 0.3, beta,
+    decoupled_weight_decay=weight_decay,
+  )  # fmt: skip
+  assert max_relative_deviation(ours, expected) < 1e-10

@@ -28,7 +28,7 @@ from indian_optax.app import data as datasets
 from indian_optax.app import models, optimizers, plots, run_folder, summary
 from indian_optax.app.halving import planned_epochs, rung_epochs
 from indian_optax.app.results import RESULTS_CSV, RESULTS_JSON, SELECTIONS, SweepResult
-from indian_optax.app.sweep import EpochProgress, auto_chunk_size, sweep
+from indian_optax.app.sweep import EpochProgress, auto_chunk_size, held_out_per_class, sweep
 
 PROG = "indian-optax"
 _OPTION_OF = {"learning_rate": "--lr", "weight_decay": "--weight-decay"}
@@ -588,7 +588,13 @@ def _dataset_and_model(args: argparse.Namespace):
     )
   except ValueError as error:
     raise UsageError(f"--model: {error}") from None
-  train_size = len(dataset.y_train) - round(args.val_fraction * len(dataset.y_train))
+  held_out = sum(held_out_per_class(dataset.y_train, args.val_fraction).values())
+  if args.val_fraction > 0 and held_out == 0:
+    raise UsageError(
+      f"--val-fraction: {args.val_fraction} holds out no sample of the "
+      f"{len(dataset.y_train)} training samples"
+    )
+  train_size = len(dataset.y_train) - held_out  # the training split the sweep will use
   if args.batch_size > train_size:
     raise UsageError(f"--batch-size: {args.batch_size} exceeds the {train_size} training samples")
   return dataset, model

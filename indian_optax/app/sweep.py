@@ -75,6 +75,18 @@ def grid_points(grid: Mapping[str, Sequence[float]], seeds: Sequence[int]) -> li
   ]
 
 
+def held_out_per_class(y: np.ndarray, fraction: float) -> dict[Any, int]:
+  """How many samples of each class :func:`validation_split` holds out: the one rule.
+
+  ``round(fraction * class size)`` (halves up), at most all but one of the class.
+  """
+  labels, sizes = np.unique(np.asarray(y), return_counts=True)
+  return {
+    label: min(int(np.floor(fraction * size + 0.5)), max(int(size) - 1, 0))
+    for label, size in zip(labels.tolist(), sizes.tolist(), strict=True)
+  }
+
+
 def validation_split(
   x: np.ndarray, y: np.ndarray, fraction: float, *, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -92,9 +104,8 @@ def validation_split(
   y = np.asarray(y)
   rng = np.random.default_rng(seed)
   held_out = []
-  for label in np.unique(y):
+  for label, count in held_out_per_class(y, fraction).items():
     members = np.flatnonzero(y == label)
-    count = min(int(np.floor(fraction * len(members) + 0.5)), max(len(members) - 1, 0))
     held_out.append(rng.permutation(members)[:count])
   val = np.zeros(len(y), dtype=bool)
   val[np.concatenate(held_out).astype(int)] = True
