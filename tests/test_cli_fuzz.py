@@ -1,0 +1,124 @@
+"""A fuzzed command line: every drawn command ends in a complete result or one line and exit 2.
+
+Hypothesis draws commands (sweep, train, compare, report), options and values, valid
+and invalid: sizes at the edges of the data, empty and duplicated lists, out-of-range
+fractions, unknown names, data files that are folders or not data. Each command runs
+in-process on tiny data. The contract (docs/sweeps.md):
+
+* exit 0, with a complete ``results.json`` in ``--out`` (``report``: a summary); or
+* exit 2, with one line on stderr naming the culprit, nothing on stdout, and no new
+  folder left behind;
+* never a traceback (an exception out of ``cli.main``), never another exit status.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from indian_optax.app import cli
+
+TRAIN, TEST, CLASSES = 48, 16, 3
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+  """Tiny data files, good and bad, and a folder holding a finished result."""
+  folder = tmp_path_factory.mktemp("fuzz_data")
+  rng = np.random.default_rng(0)
+  good = dict(
+    x_train=rng.normal(size=(TRAIN, 5)).astype(np.float32),
+    y_train=np.arange(TRAIN) % CLASSES,
+    x_test=rng.normal(size=(TEST, 5)).astype(np.float32),
+    y_test=np.arange(TEST) % CLASSES,
+  )
+  paths = {"good": folder / "good.npz", "partial": folder / "partial.npz"}
+  np.savez(paths["good"], **good)
+  np.savez(paths["partial"], x_train=good["x_train"], y_train=good["y_train"])
+  paths["text"] = folder / "text.npz"
+  paths["text"].write_text("not an archive")
+  paths["folder"] = folder / "a_folder"
+  paths["folder"].mkdir()
+  paths["finished"] = folder / "finished"
+  status = cli.main(["train", "--dataset", str(paths["good"]), "--epochs", "1",
+                     "--batch-size", "8", "--out", str(paths["finished"])])  # fmt: skip
+  assert status == 0
+  return {name: str(path) for name, path in paths.items()}
+
+
+NUMBER_LISTS = st.sampled_from(
+  ["0.5", "0.1,1", "0.5,0.5", "", ",", "1e400", "-1", "0", "x", "nan", "0.3,-0.1"]
+)
+OPTIONS = {
+  "--epochs": st.sampled_from(["1", "2", "0", "-1", "x"]),
+  "--batch-size": st.sampled_from(["1", "8", "43", "44", "48", "49", "0", "y"]),
+  "--val-fraction": st.sampled_from(["0", "0.1", "0.5", "0.99", "1", "-0.1", "nan", "0.001"]),
+  "--select": st.sampled_from(["val_accuracy", "val_loss", "train_loss", "test_accuracy"]),
+  "--seed": st.sampled_from(["0", "7", "-1", "4294967295"]),
+  "--chunk": st.sampled_from(["auto", "1", "2", "0", "x"]),
+  "--model": st.sampled_from(["mlp", "cnn", "resnet"]),
+}
+PER_COMMAND = {
+  "sweep": {
+    "--optimizer": st.sampled_from(["indian", "innaprop", "adam"]),
+    "--alpha": NUMBER_LISTS, "--beta": NUMBER_LISTS, "--lr": NUMBER_LISTS,
+    "--sigma": st.sampled_from(["0.9", "1", "0.9,0.99"]),
+    "--seeds": st.sampled_from(["1", "2", "0"]),
+    "--halving": st.sampled_from(["2", "3", "1", "x"]),
+    "--rungs": st.sampled_from(["1", "1,1", "5", ""]),
+  },
+  "train": {
+    "--optimizer": st.sampled_from(["indian", "sgd", "adamw", "lion"]),
+    "--alpha": st.sampled_from(["0.5", "-1", "0.1,0.2"]),
+    "--beta": st.sampled_from(["0.1", "0", "x"]),
+    "--lr": st.sampled_from(["0.05", "0.1,0.2", "-0.1", ""]),
+  },
+  "compare": {
+    "--optimizers": st.sampled_from(["indian,sgd", "adam", "adam,adam", "", "lion"]),
+    "--lr": NUMBER_LISTS,
+    "--seeds": st.sampled_from(["1", "2", "0"]),
+  },
+}  # fmt: skip
+DATASETS = st.sampled_from(["good"] * 6 + ["partial", "text", "folder", "missing", "cifar"])
+
+
+@st.composite
+def commands(draw):
+  """(argv without --out, whether the command is ``report``)."""
+  command = draw(st.sampled_from(["sweep", "train", "compare", "report"]))
+  if command == "report":
+    return ["report", draw(st.sampled_from(["finished", "folder", "text", "missing"]))], True
+  argv = [command, "--dataset", draw(DATASETS)]
+  choices = {**OPTIONS, **PER_COMMAND[command]}
+  for option in draw(st.lists(st.sampled_from(sorted(choices)), max_size=4, unique=True)):
+    value = draw(choices[option])
+    # A value that starts with "-" has to be attached (argparse's rule, said by the command).
+    argv += [f"{option}={value}"] if value.startswith("-") else [option, value]
+  if "--epochs" not in argv:
+    argv += ["--epochs", "1"]
+  if "--batch-size" not in argv:
+    argv += ["--batch-size", "16"]
+  return argv, False
+
+
+@settings(
+  max_examples=40, derandomize=True, deadline=None,
+  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)  # fmt: skip
+@given(drawn=commands())
+def test_every_command_ends_in_results_or_one_line_and_status_2(tmp_path, capsys, files, drawn):
+  argv, is_report = drawn
+  argv = [files.get(token, token) for token in argv]
+  out = tmp_path / f"out{abs(hash(tuple(argv)))}"
+  before = set(tmp_path.iterdir())
+  status = cli.main(argv if is_report else [*argv, "--out", str(out)])
+  stdout, stderr = capsys.readouterr()
+  assert status in (0, 2), (argv, status, stderr)
+  if status == 2:
+    assert stderr.startswith("indian-optax: error: ") and stderr.count("\n") == 1, stderr
+    assert stdout == "" and set(tmp_path.iterdir()) == before, argv
+  elif not is_report:
+    assert json.loads((out / "results.json").read_text())["complete"] is True
+  assert "Traceback" not in stderr
