@@ -133,6 +133,19 @@ def assume_the_recursion_is_tame(reference):
   assume(np.all(np.isfinite(reference)) and np.max(np.abs(reference)) < 1e3)
 
 
+def assume_roundings_do_not_grow(problem, steps, alphas, betas, reference, exact, dtype):
+  """Filters chaotic runs, where any two roundings part ways and no factor means anything.
+
+  The float64 recursion started from theta_0 moved by one unit of ``dtype``'s roundoff
+  must stay within 4 such units of the exact run (RMS-scaled steps near a minimum, for
+  instance, flip with the sign of tiny gradients).
+  """
+  eps = float(jnp.finfo(dtype).eps)
+  hessian, target, theta0 = problem
+  nudged = (hessian, target, theta0 * (1 + eps))
+  assume(deviation(transcription(nudged, steps, alphas, betas, **reference), exact) < 4 * eps)
+
+
 # ---------------------------------------------------------------- what is drawn: a run
 @st.composite
 def runs(draw, low_precision=False):
@@ -229,13 +242,12 @@ LOW_PRECISIONS = {
 def test_low_precision_stays_within_a_small_factor_of_the_transcription(precision, run):
   ours_dtype, numpy_dtype = LOW_PRECISIONS[precision]
   tx, steps, alphas, betas, reference = build(run)
-  with jax.enable_x64(True):
-    exact = transcription(run["problem"], steps, alphas, betas, **reference)
+  exact = transcription(run["problem"], steps, alphas, betas, **reference)
   assume_the_recursion_is_tame(exact)
+  assume_roundings_do_not_grow(run["problem"], steps, alphas, betas, reference, exact, ours_dtype)
   plain = deviation(
     transcription(run["problem"], steps, alphas, betas, numpy_dtype, **reference), exact
   )
-  assume(plain < 0.1)  # the recursion itself keeps some digits in this dtype
   got = deviation(ours(tx, run["problem"], ours_dtype), exact)
   roundoff = ROUNDOFF_UNITS * float(jnp.finfo(ours_dtype).eps)
   assert got <= LOW_PRECISION_FACTOR * plain + roundoff, (got, plain)
