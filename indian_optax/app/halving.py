@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from indian_optax.app._program import Batch, Chunk, EpochProgress, Placement, Program, chunk_result
-from indian_optax.app.results import HISTORIES, SELECTIONS, SweepResult
+from indian_optax.app.results import HISTORIES, SweepResult, higher_is_better, rank_key
 
 
 def rung_epochs(epochs: int, eta: float, rungs: Optional[Sequence[int]] = None) -> list[int]:
@@ -37,17 +37,27 @@ def rung_epochs(epochs: int, eta: float, rungs: Optional[Sequence[int]] = None) 
 
 
 def _survivors(
-  configs: list[dict], alive: list[int], scores: np.ndarray, diverged: np.ndarray, eta: float
+  configs: list[dict],
+  alive: list[int],
+  scores: np.ndarray,
+  train_losses: np.ndarray,
+  diverged: np.ndarray,
+  eta: float,
 ) -> list[int]:
-  """The runs of the best ceil(n / eta) settings among ``alive``; diverged settings stop."""
+  """The runs of the best ceil(n / eta) settings among ``alive`` by :func:`rank_key`.
+
+  ``scores`` (higher better) and ``train_losses`` are every run's at the rung; a setting
+  any of whose runs diverged (or whose score is NaN) stops whatever its rank.
+  """
   settings: dict[tuple, list[int]] = {}
   for run in alive:
-    key = tuple((k, v) for k, v in configs[run].items() if k != "seed")
-    settings.setdefault(key, []).append(run)
+    setting = tuple((k, v) for k, v in configs[run].items() if k != "seed")
+    settings.setdefault(setting, []).append(run)
   keep = math.ceil(len(settings) / eta)
-  healthy = [r for r in settings.values() if not diverged[r].any() and np.isfinite(scores[r]).all()]
-  ranked = sorted(healthy, key=lambda runs: -float(np.mean(scores[runs])))  # stable: ties by order
-  return sorted(run for runs in ranked[:keep] for run in runs)
+  key = lambda runs: rank_key(scores[runs], train_losses[runs], bool(diverged[runs].any()))
+  ranked = sorted(settings.values(), key=key)  # stable: equal keys keep the grid's order
+  healthy = [runs for runs in ranked[:keep] if not key(runs)[1]]
+  return sorted(run for runs in healthy for run in runs)
 
 
 class Halving:
@@ -79,7 +89,8 @@ class Halving:
         self.final_loss[members] = batch.final_loss(self.program, data)
         self.trained[members] = stop
       if stop < self.epochs:
-        alive = _survivors(self.configs, alive, self._scores(stop), ~self.finite, eta)
+        losses = self.metrics[HISTORIES.index("train_loss"), :, stop - 1]
+        alive = _survivors(self.configs, alive, self._scores(stop), losses, ~self.finite, eta)
       start = stop
       if not alive:
         break
@@ -89,7 +100,7 @@ class Halving:
   def _scores(self, epoch: int) -> np.ndarray:
     """The selection metric of every run after ``epoch`` epochs, higher better."""
     history = self.metrics[HISTORIES.index(self.select), :, epoch - 1]
-    return history if SELECTIONS[self.select][1] else -history
+    return history if higher_is_better(self.select) else -history
 
   def _batches(self, alive: list[int], previous) -> list[tuple[list[int], Batch]]:
     """The alive runs in chunks: fresh at the start, gathered from the last rung's after."""

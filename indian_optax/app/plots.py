@@ -11,7 +11,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from indian_optax.app.results import Setting, SweepResult
+from indian_optax.app.results import Setting, SweepResult, higher_is_better
 
 # Figures are built with matplotlib's object API, not pyplot: writing a PNG needs no
 # display and leaves the caller's backend (a notebook's inline one, say) untouched.
@@ -69,7 +69,7 @@ def heatmap(
     The figure drawn on.
   """
   metric = metric or f"final_{result.selection}"
-  maximise = metric.endswith("accuracy")
+  maximise = higher_is_better(metric)
   row_values, column_values, cells = grid_table(result, rows, columns)
   shown = lambda s: np.nan if s is None or not s.trained_to_end else s.mean[metric]
   values = np.array([[shown(s) for s in row] for row in cells])

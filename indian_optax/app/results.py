@@ -22,12 +22,44 @@ FORMAT_VERSION = 3
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 
+HIGHER_IS_BETTER: dict[str, bool] = {
+  "train_loss": False,
+  "val_accuracy": True,
+  "test_accuracy": True,
+  "val_loss": False,
+  "test_loss": False,
+}
+"""Metric (a history, or ``final_`` + a history) -> whether higher is better: the one table."""
+
+
+def higher_is_better(metric: str) -> bool:
+  """The direction of ``metric`` (``val_accuracy``, ``final_train_loss`` ...) from the table."""
+  return HIGHER_IS_BETTER[metric.removeprefix("final_")]
+
+
+_SELECTION_SPLITS = {"val_accuracy": "validation", "train_loss": "train", "val_loss": "validation"}
 SELECTIONS: dict[str, tuple[str, bool]] = {
-  "val_accuracy": ("validation", True),
-  "train_loss": ("train", False),
-  "val_loss": ("validation", False),
+  name: (split, HIGHER_IS_BETTER[name]) for name, split in _SELECTION_SPLITS.items()
 }
 """Selection metric -> (the split it reads, whether higher is better)."""
+
+
+def rank_key(
+  scores: np.ndarray, train_losses: np.ndarray, diverged: bool, stopped: bool = False
+) -> tuple:
+  """The one ranking rule, for a setting's seeds: smaller keys rank first.
+
+  Trained to the end first, then no diverged seed (a NaN score counts as diverged),
+  then the higher mean score (signed so that higher is better), then the lower mean
+  training loss; equal keys keep their order. :class:`SweepResult` and the halving rungs
+  rank with it.
+  """
+  scores, train_losses = np.asarray(scores, float), np.asarray(train_losses, float)
+  diverged = bool(diverged) or not np.all(np.isfinite(scores))
+  score = -float(np.mean(scores)) if not diverged else math.inf
+  loss = float(np.mean(train_losses)) if np.all(np.isfinite(train_losses)) else math.inf
+  return (bool(stopped), diverged, score, loss)
+
 
 FINAL_METRICS = (
   "final_train_loss",
@@ -165,7 +197,7 @@ class SweepResult:
 
   def selection_scores(self) -> np.ndarray:
     """``[runs]`` the selection metric, signed so that higher is better (NaN if diverged)."""
-    metric, maximise = self.selection, SELECTIONS[self.selection][1]
+    metric, maximise = self.selection, higher_is_better(self.selection)
     values = getattr(self, f"final_{metric}")
     return np.asarray(values, dtype=float) * (1.0 if maximise else -1.0)
 
@@ -196,11 +228,9 @@ class SweepResult:
     """Best first: trained to the end, no diverged seed, best mean score, lowest train loss."""
     scores = self.selection_scores()[list(rows)]
     losses = np.asarray(self.final_train_loss, dtype=float)[list(rows)]
-    diverged = any(self.diverged_at[i] is not None for i in rows) or not np.all(np.isfinite(scores))
+    diverged = any(self.diverged_at[i] is not None for i in rows)
     stopped = bool(np.any(np.asarray(self.epochs_trained)[list(rows)] < self.epochs))
-    score = -np.mean(scores) if not diverged else math.inf
-    loss = np.mean(losses) if np.all(np.isfinite(losses)) else math.inf
-    return (stopped, diverged, score, loss)
+    return rank_key(scores, losses, diverged, stopped)
 
   def ranked_settings(self) -> list[Setting]:
     """The settings best first, by the mean over seeds of the selection metric.
