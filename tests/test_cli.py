@@ -277,6 +277,31 @@ def test_resume_needs_the_same_arguments_and_leaves_a_complete_folder_alone(tmp_
   assert status == 2 and "holds no results to resume" in stderr
 
 
+def test_a_bare_resume_restores_every_recorded_argument(tmp_path, capsys):
+  """``--resume --out DIR`` alone, as the interrupt message says, finishes the same sweep."""
+  whole, out = tmp_path / "whole", tmp_path / "interrupted"
+  argv = ["sweep", "--alpha", "0.5,1", "--beta", "0.1", "--lr", "0.05", "--seeds", "2",
+          "--select", "train_loss", "--val-fraction", "0.2", "--chunk", "2", *TINY]  # fmt: skip
+  assert run(capsys, *argv, "--out", str(whole))[0] == 0
+  document = load(whole)
+  document["runs"], document["complete"] = document["runs"][:2], False  # one chunk of two
+  out.mkdir()
+  (out / "results.json").write_text(json.dumps(document))
+  status, _, stderr = run(capsys, "sweep", "--resume", "--out", str(out))
+  assert status == 0, stderr
+  assert load(out)["complete"] is True and load(out)["runs"] == load(whole)["runs"]
+
+
+def test_select_reaches_the_sweep_and_chooses_the_lowest_training_loss(tmp_path, capsys):
+  out = tmp_path / "by_loss"
+  argv = ["sweep", "--alpha", "0.1,2", "--beta", "0.1", "--select", "train_loss", *TINY]
+  assert run(capsys, *argv, "--out", str(out))[0] == 0
+  result = SweepResult.load(out)
+  assert result.selection == "train_loss"
+  losses = {s.hyperparameters["alpha"]: s.mean["final_train_loss"] for s in result.settings()}
+  assert result.best()["alpha"] == min(losses, key=losses.get)
+
+
 def test_report_redraws_the_plots_and_reprints_the_summary(tmp_path, capsys):
   out = tmp_path / "saved"
   assert (
