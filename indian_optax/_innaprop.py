@@ -1,4 +1,12 @@
-"""INNAprop: INDIAN on RMS-scaled gradients, after decoupled weight decay."""
+r"""INNAprop: INDIAN on RMS-scaled gradients, after decoupled weight decay.
+
+The scaling is Optax's ``scale_by_rms(sigma, eps, eps_in_sqrt=False, bias_correction=True)``
+computed as INNAprop needs it, not that transformation: Optax keeps :math:`v` in the params'
+dtype, so it has no ``state_dtype`` (bfloat16 params with a float32 :math:`v`, where
+:math:`\sigma = 0.999` rounds to 1 in bfloat16), a complex :math:`v` for complex params,
+and arithmetic in that dtype. Here :math:`v` is real, in its own dtype (default: the params'
+real dtype), and the scaling is computed in at least float32.
+"""
 
 from typing import Any, NamedTuple, Optional
 
@@ -40,12 +48,8 @@ def scale_by_bias_corrected_rms(
     \hat g_k = \frac{g_k}{\sqrt{\hat v_k} + \epsilon} \qquad (k = 1, 2, \dots)
 
   The same scaling as ``optax.scale_by_rms(sigma, eps, eps_in_sqrt=False,
-  bias_correction=True)`` (complex gradients too; a test checks the two agree). It is
-  not that transformation because Optax's keeps :math:`v` in the params' dtype: no
-  ``state_dtype`` (bfloat16 params with a float32 :math:`v`, where :math:`\sigma = 0.999`
-  rounds to 1 in bfloat16), a complex :math:`v` for complex params, and arithmetic in
-  that dtype. Here :math:`v` has its own dtype (default: the params' real dtype) and the
-  scaling is computed in at least float32.
+  bias_correction=True)`` (a test checks the two agree), with :math:`v` in a dtype of its
+  own (see the module docstring for why it is not that transformation).
 
   Args:
     sigma: the decay :math:`\sigma \in [0, 1)` of the average of squares.

@@ -16,7 +16,8 @@ import pathlib
 import re
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn, Optional, Union
 
 import jax
@@ -33,16 +34,6 @@ from indian_optax.app.sweep import EpochProgress, auto_chunk_size, held_out_per_
 PROG = "indian-optax"
 _OPTION_OF = {"learning_rate": "--lr", "weight_decay": "--weight-decay"}
 """Hyperparameter -> its command-line option, where the names differ."""
-_NOT_RECORDED = {
-  "command",
-  "out",
-  "force",
-  "resume",
-  "argv",
-  "compile_cache",
-  "no_compile_cache",
-  "chunk_size",
-}
 _CACHE_ENV = "INDIAN_OPTAX_COMPILE_CACHE"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -118,39 +109,36 @@ _positive_int = _bounded_int(1, _INT_MAX)
 
 
 def _common_options() -> argparse.ArgumentParser:
-  common = _Parser(add_help=False, allow_abbrev=False)
+  # No argparse defaults: an option is in the parsed arguments only when it was given
+  # (what --resume compares); the plan fills in _DEFAULTS.
+  common = _Parser(add_help=False, allow_abbrev=False, argument_default=argparse.SUPPRESS)
   add = common.add_argument
   add(
     "--dataset",
-    default="digits",
     help="digits, mnist1d, or the path of an .npz file (default: digits)",
   )
   add("--model", help="mlp or cnn (default: mlp for digits and flat inputs, else cnn)")
-  add("--epochs", type=_positive_int, default=15, help="passes over the training set (default: 15)")
-  add("--batch-size", type=_positive_int, default=64, help="minibatch size (default: 64)")
+  add("--epochs", type=_positive_int, help="passes over the training set (default: 15)")
+  add("--batch-size", type=_positive_int, help="minibatch size (default: 64)")
   add(
     "--seed",
     type=_bounded_int(0, 2**32 - 1),
-    default=0,
     help="first seed: init, data order, splits (default: 0)",
   )
   add(
     "--val-fraction",
     type=_fraction,
-    default=0.1,
     help="share of the training set held out for validation (default: 0.1)",
   )
   add(
     "--select",
     choices=tuple(SELECTIONS),
-    default="val_accuracy",
     help="what chooses the best setting: final validation accuracy, final validation loss "
     "or final training loss (default: val_accuracy)",
   )
   add(
     "--chunk",
     type=_chunk,
-    default="auto",
     help="configurations per compiled program, or auto (on a CPU: one at a time for "
     "compute-bound models, else all); results are saved after each (default: auto)",
   )
@@ -175,11 +163,11 @@ def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
   grids, lr, default = optimizers.SWEEP_GRIDS, optimizers.DEFAULT_LEARNING_RATES, optimizers.default
   per_optimizer = lambda values: ", ".join(f"{name} {value}" for name, value in values.items())
   sweep_ = commands.add_parser(
-    "sweep", parents=[common], allow_abbrev=False,
+    "sweep", parents=[common], allow_abbrev=False, argument_default=argparse.SUPPRESS,
     help="alpha x beta (x lr x seed) grid, one vmapped program",
   )  # fmt: skip
   add = sweep_.add_argument
-  add("--optimizer", choices=tuple(optimizers.SWEPT), default="indian", help="(default: indian)")
+  add("--optimizer", choices=tuple(optimizers.SWEPT), help="(default: indian)")
   add("--alpha", help=f"comma list (default: {_listed(grids['indian']['alpha'])})")
   beta = {name: _listed(grid["beta"]) for name, grid in grids.items()}
   add("--beta", help=f"comma list (default: {per_optimizer(beta)})")
@@ -187,7 +175,7 @@ def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
   add("--sigma", help=f"innaprop only: comma list (default: {default('innaprop', 'sigma'):g})")
   decays = {n: _listed([default(n, "weight_decay") or 0.0]) for n in grids}
   add("--weight-decay", help=f"one value (default: {per_optimizer(decays)})")
-  add("--seeds", type=_positive_int, default=1, help="seeds per grid point (default: 1)")
+  add("--seeds", type=_positive_int, help="seeds per grid point (default: 1)")
   add("--halving", type=_eta, help="successive halving: keep the best 1/ETA of the settings at "
       "each rung (e.g. 3; default: train every setting to the end)")  # fmt: skip
   add("--rungs", help="with --halving: comma list of the epochs to cut after "
@@ -196,22 +184,23 @@ def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def _add_compare(commands: Any, common: argparse.ArgumentParser) -> None:
   compare = commands.add_parser(
-    "compare", parents=[common], allow_abbrev=False,
+    "compare", parents=[common], allow_abbrev=False, argument_default=argparse.SUPPRESS,
     help="INDIAN and INNAprop against the usual Optax optimizers",
   )  # fmt: skip
   add = compare.add_argument
   add("--optimizers", help=f"comma list (default: {','.join(optimizers.FACTORIES)})")
   lrs = _listed(optimizers.COMPARE_LEARNING_RATES)
   add("--lr", help=f"learning-rate grid tuned for each (default: {lrs})")
-  add("--seeds", type=_positive_int, default=3, help="seeds per setting (default: 3)")
+  add("--seeds", type=_positive_int, help="seeds per setting (default: 3)")
 
 
 def _add_train(commands: Any, common: argparse.ArgumentParser) -> None:
-  train = commands.add_parser("train", parents=[common], allow_abbrev=False, help="one run")
+  train = commands.add_parser(
+    "train", parents=[common], allow_abbrev=False, argument_default=argparse.SUPPRESS,
+    help="one run",
+  )  # fmt: skip
   add = train.add_argument
-  add(
-    "--optimizer", choices=tuple(optimizers.FACTORIES), default="indian", help="(default: indian)"
-  )
+  add("--optimizer", choices=tuple(optimizers.FACTORIES), help="(default: indian)")
   add("--alpha", help="INDIAN/INNAprop alpha (default: the optimizer's)")
   add("--beta", help="INDIAN/INNAprop beta (default: the optimizer's)")
   lrs = ", ".join(f"{k} {v:g}" for k, v in optimizers.DEFAULT_LEARNING_RATES.items())
@@ -239,6 +228,22 @@ def _parser() -> argparse.ArgumentParser:
 # Plans: which sweeps a command runs ------------------------------------------
 
 
+_DEFAULTS: dict[str, Any] = {
+  "dataset": "digits", "model": None, "epochs": 15, "batch_size": 64, "seed": 0,
+  "val_fraction": 0.1, "select": "val_accuracy", "chunk": "auto",
+}  # fmt: skip
+_COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
+  "sweep": dict(optimizer="indian", alpha=None, beta=None, lr=None, sigma=None,
+                weight_decay=None, seeds=1, halving=None, rungs=None),
+  "compare": dict(optimizers=None, lr=None, seeds=3),
+  "train": dict(optimizer="indian", alpha=None, beta=None, lr=None),
+}  # fmt: skip
+"""Every recorded option's default (None: the optimizer's default grid or value)."""
+_RUN_OPTIONS = {"out": None, "force": False, "resume": False, "compile_cache": None,
+                "no_compile_cache": False}  # fmt: skip
+"""Options about this run of the command, not about the work: never recorded."""
+
+
 @dataclasses.dataclass(frozen=True)
 class _Sweep:
   """One sweep of a command: an optimizer, its grid and its static options."""
@@ -252,39 +257,121 @@ class _Sweep:
     return lambda **hyper: base(**hyper, **self.static)
 
 
-def _grid_option(args: argparse.Namespace, name: str, hyperparameter: str) -> list[float]:
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """A command's work, validated before anything is written: parse -> plan -> run -> report.
+
+  Attributes:
+    command: ``sweep``, ``compare`` or ``train``.
+    argv: the command line as given.
+    options: every recorded option's value (defaults filled in): what ``results.json``
+      records and ``--resume`` compares.
+    sweeps: the sweeps to run, one per optimizer.
+    halving: the sweep's halving arguments, ``{}`` or ``{"halving": eta, "rungs": [...]}``.
+    run: the options about this run of the command (``--out``, ``--force``, ``--resume``,
+      the compilation cache).
+  """
+
+  command: str
+  argv: tuple[str, ...]
+  options: Mapping[str, Any]
+  sweeps: tuple[_Sweep, ...]
+  halving: Mapping[str, Any]
+  run: Mapping[str, Any]
+
+  def __getattr__(self, name: str) -> Any:  # plan.epochs, plan.out ...: one name per option
+    for table in ("options", "run"):
+      values = self.__dict__.get(table, {})
+      if name in values:
+        return values[name]
+    raise AttributeError(name)
+
+  @property
+  def seeds_list(self) -> list[int]:
+    return [self.options["seed"] + i for i in range(self.options.get("seeds", 1))]
+
+  @property
+  def runs_per_sweep(self) -> list[int]:
+    seeds = self.options.get("seeds", 1)
+    return [math.prod(len(v) for v in sweep.grid.values()) * seeds for sweep in self.sweeps]
+
+
+def _plan(
+  command: str,
+  given: Mapping[str, Any],
+  argv: Sequence[str],
+  recorded: Optional[Mapping[str, Any]] = None,
+) -> Plan:
+  """The validated plan: defaults, then the ``recorded`` options (--resume), then ``given``."""
+  defaults = {**_DEFAULTS, **_COMMAND_DEFAULTS[command]}
+  options = {**defaults, **{k: v for k, v in (recorded or {}).items() if k in defaults}}
+  options |= {k: v for k, v in given.items() if k in defaults}
+  run = {**_RUN_OPTIONS, **{k: v for k, v in given.items() if k in _RUN_OPTIONS}}
+  sweeps = _PLANS[command](command, options)
+  _check_plan(sweeps)
+  halving = _halving(options)
+  _check_options(options, run, halving)
+  return Plan(command, tuple(argv), types.MappingProxyType(options), tuple(sweeps),
+              types.MappingProxyType(halving), types.MappingProxyType(run))  # fmt: skip
+
+
+def _check_options(options: Mapping[str, Any], run: Mapping[str, Any], halving) -> None:
+  """The checks that need neither the data nor the folder, each made once, here."""
+  if run["force"] and run["resume"]:
+    raise UsageError("--force and --resume exclude each other")
+  if run["resume"] and not run["out"]:
+    raise UsageError("--resume: name the folder to continue with --out DIR")
+  if halving and run["resume"]:
+    raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
+  last_seed = options["seed"] + options.get("seeds", 1) - 1
+  if last_seed >= 2**32:
+    raise UsageError(f"--seed: the last seed, {last_seed}, must be < 2**32 (seeds are 32-bit)")
+  if SELECTIONS[options["select"]][0] == "validation" and options["val_fraction"] == 0:
+    raise UsageError("--val-fraction: 0 leaves no validation split; use --select train_loss")
+  try:
+    datasets.check_name(options["dataset"])
+  except datasets.DataError as error:
+    raise UsageError(f"--dataset: {error}") from None
+  if options["model"] is not None and options["model"] not in models.MODELS:
+    model = options["model"]
+    raise UsageError(f"--model: unknown model {model!r}: use {' or '.join(models.MODELS)}")
+
+
+def _grid_option(command: str, options: Mapping[str, Any], name: str, hyper: str) -> list[float]:
   """A hyperparameter's values: its option's list, else the default grid or default value."""
-  text = getattr(args, "lr" if hyperparameter == "learning_rate" else hyperparameter, None)
+  text = options.get("lr" if hyper == "learning_rate" else hyper)
   if text is not None:
-    return _values(_option(hyperparameter), text)
-  grid = optimizers.SWEEP_GRIDS.get(name, {}) if args.command == "sweep" else {}
-  return list(grid.get(hyperparameter, [optimizers.default(name, hyperparameter)]))
+    return _values(_option(hyper), text)
+  grid = optimizers.SWEEP_GRIDS.get(name, {}) if command == "sweep" else {}
+  return list(grid.get(hyper, [optimizers.default(name, hyper)]))
 
 
-def _single(args: argparse.Namespace, name: str, hyperparameter: str) -> float:
-  values = _grid_option(args, name, hyperparameter)
+def _single(command: str, options: Mapping[str, Any], name: str, hyperparameter: str) -> float:
+  values = _grid_option(command, options, name, hyperparameter)
   if len(values) != 1:
     raise UsageError(f"{_option(hyperparameter)}: give one value, got {len(values)}")
   return values[0]
 
 
-def _plan_sweep(args: argparse.Namespace) -> list[_Sweep]:
-  name = args.optimizer
-  if args.sigma is not None and "sigma" not in optimizers.SWEPT[name]:
+def _plan_sweep(command: str, options: Mapping[str, Any]) -> list[_Sweep]:
+  name = options["optimizer"]
+  if options["sigma"] is not None and "sigma" not in optimizers.SWEPT[name]:
     raise UsageError(f"--sigma: only for --optimizer innaprop, not {name}")
-  grid = {h: _grid_option(args, name, h) for h in optimizers.SWEPT[name]}
-  return [_Sweep(name, grid, {"weight_decay": _single(args, name, "weight_decay")})]
+  grid = {h: _grid_option(command, options, name, h) for h in optimizers.SWEPT[name]}
+  return [_Sweep(name, grid, {"weight_decay": _single(command, options, name, "weight_decay")})]
 
 
-def _plan_compare(args: argparse.Namespace) -> list[_Sweep]:
-  names = list(optimizers.FACTORIES) if args.optimizers is None else args.optimizers.split(",")
+def _plan_compare(command: str, options: Mapping[str, Any]) -> list[_Sweep]:
+  listed = options["optimizers"]
+  names = list(optimizers.FACTORIES) if listed is None else listed.split(",")
   unknown = [n for n in names if n not in optimizers.FACTORIES]
   if unknown or not names:
     raise UsageError(
       f"--optimizers: unknown {', '.join(repr(n) for n in unknown)}; "
       f"choose from {', '.join(optimizers.FACTORIES)}"
     )
-  lrs = optimizers.COMPARE_LEARNING_RATES if args.lr is None else _values("--lr", args.lr)
+  lr = options["lr"]
+  lrs = optimizers.COMPARE_LEARNING_RATES if lr is None else _values("--lr", lr)
   plans = []
   for name in dict.fromkeys(names):
     grid = optimizers.default_grid(name) | {"learning_rate": lrs}
@@ -292,11 +379,11 @@ def _plan_compare(args: argparse.Namespace) -> list[_Sweep]:
   return plans
 
 
-def _plan_train(args: argparse.Namespace) -> list[_Sweep]:
-  name = args.optimizer
-  if name not in optimizers.SWEPT and (args.alpha is not None or args.beta is not None):
+def _plan_train(command: str, options: Mapping[str, Any]) -> list[_Sweep]:
+  name = options["optimizer"]
+  if name not in optimizers.SWEPT and (options["alpha"] is not None or options["beta"] is not None):
     raise UsageError(f"--alpha/--beta: {name} has no alpha or beta")
-  grid = {h: [_single(args, name, h)] for h in optimizers.default_grid(name)}
+  grid = {h: [_single(command, options, name, h)] for h in optimizers.default_grid(name)}
   return [_Sweep(name, grid, {})]
 
 
@@ -314,6 +401,20 @@ def _check_plan(plans: list[_Sweep]) -> None:
       raise UsageError(
         f"{_option(error.name)}: must be {error.requirement}, got {error.value:g}"
       ) from None
+
+
+def _halving(options: Mapping[str, Any]) -> dict[str, Any]:
+  """The sweep's halving arguments (none for plain sweeps), checked: one line on a mistake."""
+  eta, rungs = options.get("halving"), options.get("rungs")
+  if eta is None:
+    if rungs is not None:
+      raise UsageError("--rungs: only with --halving")
+    return {}
+  epochs = None if rungs is None else [int(v) for v in _values("--rungs", rungs)]
+  try:
+    return {"halving": eta, "rungs": rung_epochs(options["epochs"], eta, epochs)}
+  except ValueError as error:
+    raise UsageError(f"--rungs: {str(error).removeprefix('sweep: ')}") from None
 
 
 _PLANS = {"sweep": _plan_sweep, "compare": _plan_compare, "train": _plan_train}
@@ -353,11 +454,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   previous_handler = signal.signal(signal.SIGTERM, _terminate)
   try:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
-    args.argv = argv
-    if args.command is None:
+    given = dict(vars(_parser().parse_args(argv)))  # only the options written on the line
+    command = given.pop("command", None)
+    if command is None:
       raise UsageError("choose a command: sweep, compare, train or report (see --help)")
-    return _report(args) if args.command == "report" else _run(args)
+    if command == "report":
+      return _report(pathlib.Path(given["folder"]))
+    return _run(_plan(command, given, argv), given)
   except UsageError as error:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2
@@ -375,26 +478,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     signal.signal(signal.SIGTERM, previous_handler)
 
 
-def _run(args: argparse.Namespace) -> int:
-  """sweep, compare or train: checks everything it can, then the folder, then trains."""
-  if args.force and args.resume:
-    raise UsageError("--force and --resume exclude each other")
-  if args.resume and not args.out:
-    raise UsageError("--resume: name the folder to continue with --out DIR")
-  folder, created = _prepared_folder(args)
-  _use_compile_cache(args)
+def _run(plan: Plan, given: Mapping[str, Any]) -> int:
+  """sweep, compare or train: the plan is checked; then the folder, then the training."""
+  folder, created = _prepared_folder(plan)
+  _use_compile_cache(plan)
   try:
     with run_folder.locked(folder):
       document = run_folder.previous_document(folder)
-      if args.resume:
-        previous = _resumed(args, folder, document)
-        if previous is not None and previous.complete:
+      previous = None
+      if plan.resume:
+        previous = _resumed(plan, given, folder, document)
+        plan = _plan(plan.command, given, plan.argv, recorded=previous.info.get("options", {}))
+        if previous.complete:
           print(summary.render(previous, [], note="already complete: nothing to resume"))
           return 0
       else:
-        _clear_previous(args, folder, document)
-        previous = None
-      return _train_and_save(args, folder, previous)
+        _clear_previous(plan, folder, document)
+      return _train_and_save(plan, folder, previous)
   except run_folder.FolderError as error:
     raise UsageError(f"--out: {error}") from None
   except UsageError:
@@ -403,16 +503,16 @@ def _run(args: argparse.Namespace) -> int:
     raise
 
 
-def _use_compile_cache(args: argparse.Namespace) -> None:
+def _use_compile_cache(plan: Plan) -> None:
   """Turns on JAX's persistent compilation cache for this command (not for library users).
 
   ``--no-compile-cache`` or ``$INDIAN_OPTAX_COMPILE_CACHE=off`` turns it off; a folder
   named by the option must be usable, the default one is skipped when it is not.
   """
   setting = os.environ.get(_CACHE_ENV, "")
-  if args.no_compile_cache or setting.lower() == "off":
+  if plan.no_compile_cache or setting.lower() == "off":
     return
-  named = args.compile_cache or setting
+  named = plan.compile_cache or setting
   default = pathlib.Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "indian-optax" / "jax"
   folder = pathlib.Path(named or default).expanduser()
   try:
@@ -426,28 +526,13 @@ def _use_compile_cache(args: argparse.Namespace) -> None:
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def _prepared_folder(args: argparse.Namespace) -> tuple[pathlib.Path, bool]:
-  """Checks the arguments that need no data, then resolves, creates and write-tests --out."""
-  plans = _PLANS[args.command](args)
-  _check_plan(plans)
-  if _halving(args) and args.resume:
-    raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
-  last_seed = args.seed + getattr(args, "seeds", 1) - 1
-  if last_seed >= 2**32:
-    raise UsageError(f"--seed: the last seed, {last_seed}, must be < 2**32 (seeds are 32-bit)")
-  if SELECTIONS[args.select][0] == "validation" and args.val_fraction == 0:
-    raise UsageError("--val-fraction: 0 leaves no validation split; use --select train_loss")
-  try:
-    datasets.check_name(args.dataset)
-  except datasets.DataError as error:
-    raise UsageError(f"--dataset: {error}") from None
-  if args.model is not None and args.model not in models.MODELS:
-    raise UsageError(f"--model: unknown model {args.model!r}: use {' or '.join(models.MODELS)}")
-  if args.out:
-    out = pathlib.Path(args.out)
+def _prepared_folder(plan: Plan) -> tuple[pathlib.Path, bool]:
+  """Resolves, creates and write-tests --out (default: a new folder under runs/)."""
+  if plan.out:
+    out = pathlib.Path(plan.out)
   else:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = pathlib.Path("runs") / f"{args.command}-{stamp}"
+    out = pathlib.Path("runs") / f"{plan.command}-{stamp}"
     out = next(
       p for i in range(1000) if not (p := out.with_name(out.name + (f"-{i}" if i else ""))).exists()
     )
@@ -457,14 +542,12 @@ def _prepared_folder(args: argparse.Namespace) -> tuple[pathlib.Path, bool]:
     raise UsageError(f"--out: {error}") from None
 
 
-def _clear_previous(
-  args: argparse.Namespace, folder: pathlib.Path, document: Optional[dict]
-) -> None:
+def _clear_previous(plan: Plan, folder: pathlib.Path, document: Optional[dict]) -> None:
   """Refuses a folder holding a result set, or removes that set with --force."""
   previous = _loaded(document)
   names = list(_figures(previous)) if previous is not None else []
   existing = run_folder.result_files(folder, document, names + ["curves.png"])
-  if existing and not args.force:
+  if existing and not plan.force:
     raise UsageError(
       f"--out: {str(folder)!r} already holds results ({', '.join(p.name for p in existing)}); "
       "choose another folder, pass --force to replace them or --resume to continue them"
@@ -479,37 +562,28 @@ def _loaded(document: Optional[dict]) -> Optional[SweepResult]:
     return None
 
 
-def _resumed(args: argparse.Namespace, folder: pathlib.Path, document: Optional[dict]):
-  """The partial result to resume from; the recorded arguments fill those not given."""
+def _resumed(
+  plan: Plan, given: Mapping[str, Any], folder: pathlib.Path, document: Optional[dict]
+) -> SweepResult:
+  """The partial result to resume from; the options given must be the recorded ones."""
   previous = _loaded(document)
   if previous is None:
     raise UsageError(f"--resume: {str(folder)!r} holds no results to resume")
-  recorded = previous.info.get("options", {})
-  if previous.info.get("command") != args.command:
+  if previous.info.get("command") != plan.command:
     raise UsageError(
       f"--resume: {str(folder)!r} holds the results of {previous.info.get('command')!r}, "
-      f"not {args.command!r}"
+      f"not {plan.command!r}"
     )
-  given = _given_options(args.command, args.argv)
-  for dest, old in recorded.items():
-    new = getattr(args, dest, None)
-    if dest in given and _canonical(dest, new) != _canonical(dest, old):
+  for dest, old in previous.info.get("options", {}).items():
+    new = given.get(dest, old)
+    if _canonical(dest, new) != _canonical(dest, old):
       raise UsageError(
         f"--{dest.replace('_', '-')}: {new} differs from {old} recorded in {str(folder)!r}; "
         "--resume needs the arguments of the interrupted command"
       )
-    setattr(args, dest, old)
-  if getattr(args, "halving", None) is not None:
+  if previous.info.get("options", {}).get("halving") is not None:
     raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
   return previous
-
-
-def _given_options(command: str, argv: list[str]) -> set[str]:
-  """The destinations of the options written on the command line (not defaulted)."""
-  subparsers = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-  actions = subparsers.choices[command]._option_string_actions
-  given = {actions[token.split("=")[0]].dest for token in argv if token.split("=")[0] in actions}
-  return given
 
 
 def _canonical(dest: str, value: Any) -> Any:
@@ -522,28 +596,24 @@ def _canonical(dest: str, value: Any) -> Any:
   return value
 
 
-def _train_and_save(
-  args: argparse.Namespace, folder: pathlib.Path, previous: Optional[SweepResult]
-) -> int:
+def _train_and_save(plan: Plan, folder: pathlib.Path, previous: Optional[SweepResult]) -> int:
   """Loads the data, runs the plan's sweeps saving after every chunk, then plots and summary."""
-  dataset, model = _dataset_and_model(args)
-  plans = _PLANS[args.command](args)
-  args.chunk_size = _resolved_chunk(args, model, plans)
+  dataset, model = _dataset_and_model(plan)
+  chunk_size = _resolved_chunk(plan, model)
   info = {
-    "command": args.command,
+    "command": plan.command,
     "dataset": dataset.name,
     "model": model.name,
-    "epochs": args.epochs,
-    "batch_size": args.batch_size,
-    "seed": args.seed,
-    "val_fraction": args.val_fraction,
-    "arguments": args.argv,
-    "options": {k: v for k, v in vars(args).items() if k not in _NOT_RECORDED},
+    "epochs": plan.epochs,
+    "batch_size": plan.batch_size,
+    "seed": plan.seed,
+    "val_fraction": plan.val_fraction,
+    "arguments": list(plan.argv),
+    "options": dict(plan.options),
     "files": [RESULTS_JSON, RESULTS_CSV],
   }
-  halving = _halving(args)
-  if halving:
-    info["halving"] = {"eta": halving["halving"], "rungs": halving["rungs"]}
+  if plan.halving:
+    info["halving"] = {"eta": plan.halving["halving"], "rungs": plan.halving["rungs"]}
   finished: list[SweepResult] = []
 
   def save(partial: SweepResult) -> None:
@@ -552,10 +622,11 @@ def _train_and_save(
       dataclasses.replace(so_far, complete=False, info=info).save(folder)
 
   try:
-    with _Progress(plans, args, previous) as report:
-      for plan in plans:
-        before = previous.where(optimizer=plan.name) if previous is not None else None
-        finished.append(_run_plan(plan, args, dataset, model, before, report, save))
+    with _Progress(plan, chunk_size, previous) as report:
+      for sweep_ in plan.sweeps:
+        before = previous.where(optimizer=sweep_.name) if previous is not None else None
+        run = _run_sweep(sweep_, plan, chunk_size, (dataset, model), before, report, save)
+        finished.append(run)
   except KeyboardInterrupt:
     raise _Interrupted(folder) from None
   result = dataclasses.replace(SweepResult.concatenate(finished), info=info, complete=False)
@@ -567,90 +638,73 @@ def _train_and_save(
   return 0
 
 
-def _resolved_chunk(args: argparse.Namespace, model, plans: list[_Sweep]) -> Optional[int]:
+def _resolved_chunk(plan: Plan, model) -> Optional[int]:
   """``--chunk``, with auto resolved for this model and backend (None: all at once)."""
-  if args.chunk != "auto":
-    return args.chunk
-  largest = max(math.prod(len(v) for v in p.grid.values()) for p in plans)
-  largest *= getattr(args, "seeds", 1)
-  size = auto_chunk_size(model.init, args.batch_size, largest)
+  if plan.chunk != "auto":
+    return plan.chunk
+  largest = max(plan.runs_per_sweep)
+  size = auto_chunk_size(model.init, plan.batch_size, largest)
   return None if size == largest else size
 
 
-def _dataset_and_model(args: argparse.Namespace):
+def _dataset_and_model(plan: Plan):
   try:
-    dataset = datasets.load(args.dataset, seed=args.seed)
+    dataset = datasets.load(plan.dataset, seed=plan.seed)
   except datasets.DataError as error:
     raise UsageError(f"--dataset: {error}") from None
   try:
     model = models.make_model(
-      args.model or dataset.default_model, dataset.sample_shape, dataset.num_classes
+      plan.model or dataset.default_model, dataset.sample_shape, dataset.num_classes
     )
   except ValueError as error:
     raise UsageError(f"--model: {error}") from None
-  held_out = sum(held_out_per_class(dataset.y_train, args.val_fraction).values())
-  if args.val_fraction > 0 and held_out == 0:
+  held_out = sum(held_out_per_class(dataset.y_train, plan.val_fraction).values())
+  if plan.val_fraction > 0 and held_out == 0:
     raise UsageError(
-      f"--val-fraction: {args.val_fraction} holds out no sample of the "
+      f"--val-fraction: {plan.val_fraction} holds out no sample of the "
       f"{len(dataset.y_train)} training samples"
     )
   train_size = len(dataset.y_train) - held_out  # the training split the sweep will use
-  if args.batch_size > train_size:
-    raise UsageError(f"--batch-size: {args.batch_size} exceeds the {train_size} training samples")
+  if plan.batch_size > train_size:
+    raise UsageError(f"--batch-size: {plan.batch_size} exceeds the {train_size} training samples")
   return dataset, model
 
 
-def _run_plan(plan, args, dataset, model, before, report, save) -> SweepResult:
+def _run_sweep(sweep_: _Sweep, plan: Plan, chunk_size, data_and_model, before, report, save):
+  dataset, model = data_and_model
   return sweep(
-    plan.factory(),
-    plan.grid,
+    sweep_.factory(),
+    sweep_.grid,
     init_params=model.init,
     apply_fn=model.apply,
     data=(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test),
-    epochs=args.epochs,
-    batch_size=args.batch_size,
-    seeds=[args.seed + i for i in range(getattr(args, "seeds", 1))],
-    val_fraction=args.val_fraction,
-    select=args.select,
-    split_seed=args.seed,
-    chunk_size=args.chunk_size,
-    name=plan.name,
+    epochs=plan.epochs,
+    batch_size=plan.batch_size,
+    seeds=plan.seeds_list,
+    val_fraction=plan.val_fraction,
+    select=plan.select,
+    split_seed=plan.seed,
+    chunk_size=chunk_size,
+    name=sweep_.name,
     on_epoch=report,
     on_chunk=save,
     resume_from=before if before is not None and before.configs else None,
-    **_halving(args),
+    **plan.halving,
   )
-
-
-def _halving(args: argparse.Namespace) -> dict[str, Any]:
-  """The sweep's halving arguments (none for plain sweeps), checked: one line on a mistake."""
-  eta, rungs = getattr(args, "halving", None), getattr(args, "rungs", None)
-  if eta is None:
-    if rungs is not None:
-      raise UsageError("--rungs: only with --halving")
-    return {}
-  epochs = None if rungs is None else [int(v) for v in _values("--rungs", rungs)]
-  try:
-    return {"halving": eta, "rungs": rung_epochs(args.epochs, eta, epochs)}
-  except ValueError as error:
-    raise UsageError(f"--rungs: {str(error).removeprefix('sweep: ')}") from None
 
 
 class _Progress:
   """A tqdm bar over every epoch of every chunk, with the live loss and the diverged runs."""
 
-  def __init__(
-    self, plans: list[_Sweep], args: argparse.Namespace, previous: Optional[SweepResult]
-  ):
-    seeds, chunk = getattr(args, "seeds", 1), args.chunk_size
-    halving = _halving(args) or {"rungs": [], "halving": 1.0}  # no rungs: every epoch, all runs
-    runs = [math.prod(len(v) for v in p.grid.values()) * seeds for p in plans]
+  def __init__(self, plan: Plan, chunk: Optional[int], previous: Optional[SweepResult]):
+    seeds, runs = plan.options.get("seeds", 1), plan.runs_per_sweep
+    halving = plan.halving or {"rungs": [], "halving": 1.0}  # no rungs: every epoch, all runs
     rungs, eta = halving["rungs"], halving["halving"]
     self.total = sum(
-      planned_epochs(r // seeds, seeds, args.epochs, rungs, eta, chunk) for r in runs
+      planned_epochs(r // seeds, seeds, plan.epochs, rungs, eta, chunk) for r in runs
     )
     done = len(previous.configs) if previous is not None else 0
-    self.initial = math.ceil(done / (chunk or max(runs))) * args.epochs if done else 0
+    self.initial = math.ceil(done / (chunk or max(runs))) * plan.epochs if done else 0
     self.bar: Any = None
 
   def __enter__(self) -> Callable[[EpochProgress], None]:
@@ -711,9 +765,8 @@ def _draw(result: SweepResult, folder: pathlib.Path) -> list[pathlib.Path]:
   return drawn
 
 
-def _report(args: argparse.Namespace) -> int:
+def _report(folder: pathlib.Path) -> int:
   """Redraws the plots of a saved folder and reprints its summary."""
-  folder = pathlib.Path(args.folder)
   try:
     result = SweepResult.load(folder)
   except ValueError as error:
