@@ -107,3 +107,8 @@ def test_results_json_is_replaced_whole_never_written_in_place(tmp_path, monkeyp
     result([{"lr": 1.0, "seed": 0}], [0.9], [0.4]).save(tmp_path)
   assert (tmp_path / "results.json").read_bytes() == before
   assert json.loads(before)["runs"][0]["lr"] == 0.1
+
+
+def test_every_history_has_a_direction_and_the_engine_records_them_by_name():
+  assert set(results.HIGHER_IS_BETTER) == set(results.HISTORIES)
+  assert results.HISTORIES == results.EpochRecord._fields

@@ -11,7 +11,7 @@ import optax
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from indian_optax.app.results import HISTORIES, SweepResult
+from indian_optax.app.results import HISTORIES, EpochRecord, SweepResult
 
 
 class EpochProgress(NamedTuple):
@@ -140,8 +140,11 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
     params_finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
     val_loss, val_accuracy = evaluate(apply_fn, loss_fn, params, x_val, y_val)
     test_loss, test_accuracy = evaluate(apply_fn, loss_fn, params, x_test, y_test)
-    metrics = (loss, val_accuracy, test_accuracy, val_loss, test_loss)  # HISTORIES order
-    return (params, state, key), metrics, jnp.isfinite(loss) & params_finite
+    record = EpochRecord(
+      train_loss=loss, val_accuracy=val_accuracy, test_accuracy=test_accuracy,
+      val_loss=val_loss, test_loss=test_loss,
+    )  # fmt: skip
+    return (params, state, key), record, jnp.isfinite(loss) & params_finite
 
   data_axes = (None,) * 6
   return Program(
@@ -161,7 +164,7 @@ class Chunk(NamedTuple):
   """What the runs of one batch recorded: metrics per epoch, finiteness, final loss."""
 
   configs: list[dict]
-  metrics: np.ndarray  # [5, runs, epochs]: SweepResult's HISTORIES, in order
+  metrics: np.ndarray  # [len(HISTORIES), runs, epochs]: EpochRecord's fields, in order
   finite: np.ndarray  # [runs, epochs]
   final_loss: np.ndarray  # [runs]
 
@@ -197,12 +200,13 @@ class Batch:
     metrics, finite = [], []
     kept = self.kept
     for epoch in epochs:
-      self.carry, values, ok = program.epoch(self.hyper, self.carry, *data)
-      values, ok = jax.device_get((values, ok))  # one transfer for the epoch's numbers
-      metrics.append(np.stack([np.asarray(v, dtype=np.float64)[:kept] for v in values]))
+      self.carry, record, ok = program.epoch(self.hyper, self.carry, *data)
+      record, ok = jax.device_get((record, ok))  # one transfer for the epoch's numbers
+      values = {h: np.asarray(getattr(record, h), dtype=np.float64)[:kept] for h in HISTORIES}
+      metrics.append(np.stack([values[h] for h in HISTORIES]))
       finite.append(np.asarray(ok)[:kept])
       live = np.all(np.stack(finite, axis=1), axis=1)
-      report(epoch, metrics[-1][0][live], int(np.sum(~live)))
+      report(epoch, values["train_loss"][live], int(np.sum(~live)))
     return np.stack(metrics, axis=2), np.stack(finite, axis=1)
 
   def final_loss(self, program: Program, data) -> np.ndarray:

@@ -13,7 +13,7 @@ import math
 import os
 import pathlib
 from collections.abc import Sequence
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
@@ -68,8 +68,20 @@ FINAL_METRICS = (
   "final_val_loss",
   "final_test_loss",
 )
-HISTORIES = ("train_loss", "val_accuracy", "test_accuracy", "val_loss", "test_loss")
-"""The per-epoch ``[runs, epochs]`` fields of a SweepResult, in the engine's order."""
+
+
+class EpochRecord(NamedTuple):
+  """One epoch's metrics, by name: what the engine returns and SweepResult keeps per epoch."""
+
+  train_loss: Any  # the mean minibatch loss of the epoch
+  val_accuracy: Any
+  test_accuracy: Any
+  val_loss: Any
+  test_loss: Any
+
+
+HISTORIES: tuple[str, ...] = EpochRecord._fields
+"""The per-epoch ``[runs, epochs]`` fields of a SweepResult: :class:`EpochRecord`'s names."""
 _LOSS_HISTORIES = ("val_loss", "test_loss")  # absent from results files of version 2
 _RUN_FIELDS = ("diverged_at", "epochs_trained", *FINAL_METRICS, "history")
 
