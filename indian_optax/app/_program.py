@@ -160,6 +160,19 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
   )
 
 
+@dataclasses.dataclass(frozen=True)
+class SweepJob:
+  """What every loop of a sweep runs: the program, where, which configs, and for how long."""
+
+  program: Program
+  placement: Placement
+  names: list[str]  # the swept hyperparameters, in the grid's order
+  configs: list[dict]
+  chunk_size: int  # runs per program, a multiple of the device count
+  epochs: int
+  select: str
+
+
 class Chunk(NamedTuple):
   """What the runs of one batch recorded: metrics per epoch, finiteness, final loss."""
 
@@ -170,7 +183,7 @@ class Chunk(NamedTuple):
 
 
 @dataclasses.dataclass
-class Batch:
+class RunGroup:
   """Runs training together in one program: their hyperparameters and their carries.
 
   ``size`` rows (a multiple of the device count), of which the first ``kept`` are real
@@ -182,18 +195,18 @@ class Batch:
   kept: int
 
   @classmethod
-  def start(cls, program: Program, placement: Placement, names, members, size) -> "Batch":
+  def start(cls, program: Program, placement: Placement, names, members, size) -> "RunGroup":
     """Fresh runs of the configs ``members``, padded to ``size``."""
     padded = members + [members[-1]] * (size - len(members))
     hyper = {n: placement.split(np.asarray([c[n] for c in padded], dtype=float)) for n in names}
     seeds = placement.split(np.asarray([c["seed"] for c in padded], dtype=np.uint32))
     return cls(hyper, program.start(hyper, seeds), len(members))
 
-  def rows(self, rows: Sequence[int], size: int, placement: Placement) -> "Batch":
+  def rows(self, rows: Sequence[int], size: int, placement: Placement) -> "RunGroup":
     """The given rows, in order, padded to ``size``: survivors of a rung, say."""
     index = np.asarray(list(rows) + [rows[-1]] * (size - len(rows)))
     pick = lambda x: placement.place(jnp.take(x, index, axis=0))
-    return Batch(jax.tree.map(pick, self.hyper), jax.tree.map(pick, self.carry), len(rows))
+    return RunGroup(jax.tree.map(pick, self.hyper), jax.tree.map(pick, self.carry), len(rows))
 
   def train(self, program: Program, data, epochs: range, report) -> tuple[np.ndarray, np.ndarray]:
     """Trains for ``epochs``; returns metrics ``[5, kept, n]`` and finiteness ``[kept, n]``."""
@@ -214,11 +227,11 @@ class Batch:
     return np.asarray(program.final_loss(self.carry[0], data[0], data[1]), np.float64)[: self.kept]
 
 
-def run_chunk(program, placement, names, members, chunk_size, epochs, data, report) -> Chunk:
-  """Trains one chunk of configurations (padded to ``chunk_size``) for every epoch."""
-  batch = Batch.start(program, placement, names, members, chunk_size)
-  metrics, finite = batch.train(program, data, range(epochs), report)
-  return Chunk(members, metrics, finite, batch.final_loss(program, data))
+def run_chunk(job: SweepJob, members: list[dict], data, report) -> Chunk:
+  """Trains one chunk of ``job``'s configurations (padded to its chunk size) for every epoch."""
+  group = RunGroup.start(job.program, job.placement, job.names, members, job.chunk_size)
+  metrics, finite = group.train(job.program, data, range(job.epochs), report)
+  return Chunk(members, metrics, finite, group.final_loss(job.program, data))
 
 
 def chunk_result(

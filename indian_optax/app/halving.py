@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from indian_optax.app._program import Batch, Chunk, EpochProgress, Placement, Program, chunk_result
+from indian_optax.app._program import Chunk, EpochProgress, RunGroup, SweepJob, chunk_result
 from indian_optax.app.results import HISTORIES, SweepResult, higher_is_better, rank_key
 
 
@@ -63,13 +63,9 @@ def _survivors(
 class Halving:
   """Runs a sweep's configurations through the rungs, keeping the best at each."""
 
-  def __init__(
-    self, program: Program, placement: Placement, names: list[str], configs: list[dict],
-    chunk_size: int, epochs: int, select: str,
-  ):  # fmt: skip
-    self.program, self.placement, self.names = program, placement, names
-    self.configs, self.chunk_size, self.epochs, self.select = configs, chunk_size, epochs, select
-    runs = len(configs)
+  def __init__(self, job: SweepJob):
+    self.job = job
+    runs, epochs = len(job.configs), job.epochs
     self.metrics = np.full((len(HISTORIES), runs, epochs), np.nan)
     self.finite = np.ones((runs, epochs), dtype=bool)
     self.final_loss = np.full(runs, np.nan)
@@ -78,45 +74,47 @@ class Halving:
   def run(
     self, data, rungs: list[int], eta: float, on_epoch: Optional[Callable[[EpochProgress], None]]
   ) -> SweepResult:
-    alive, batches, start = list(range(len(self.configs))), None, 0
-    for stage, stop in enumerate([*rungs, self.epochs]):
-      batches = self._batches(alive, batches)
-      for members, batch in batches:
+    job = self.job
+    alive, groups, start = list(range(len(job.configs))), None, 0
+    for stage, stop in enumerate([*rungs, job.epochs]):
+      groups = self._groups(alive, groups)
+      for members, group in groups:
         diverged = int(np.sum(~self.finite.all(axis=1)))
-        report = self._reporter(on_epoch, stage, len(rungs) + 1, diverged, len(self.configs))
-        metrics, finite = batch.train(self.program, data, range(start, stop), report)
+        report = self._reporter(on_epoch, stage, len(rungs) + 1, diverged, len(job.configs))
+        metrics, finite = group.train(job.program, data, range(start, stop), report)
         self.metrics[:, members, start:stop], self.finite[members, start:stop] = metrics, finite
-        self.final_loss[members] = batch.final_loss(self.program, data)
+        self.final_loss[members] = group.final_loss(job.program, data)
         self.trained[members] = stop
-      if stop < self.epochs:
+      if stop < job.epochs:
         losses = self.metrics[HISTORIES.index("train_loss"), :, stop - 1]
-        alive = _survivors(self.configs, alive, self._scores(stop), losses, ~self.finite, eta)
+        alive = _survivors(job.configs, alive, self._scores(stop), losses, ~self.finite, eta)
       start = stop
       if not alive:
         break
-    record = Chunk(self.configs, self.metrics, self.finite, self.final_loss)
-    return chunk_result(record, self.select, len(self.placement.devices), self.trained)
+    record = Chunk(job.configs, self.metrics, self.finite, self.final_loss)
+    return chunk_result(record, job.select, len(job.placement.devices), self.trained)
 
   def _scores(self, epoch: int) -> np.ndarray:
     """The selection metric of every run after ``epoch`` epochs, higher better."""
-    history = self.metrics[HISTORIES.index(self.select), :, epoch - 1]
-    return history if higher_is_better(self.select) else -history
+    history = self.metrics[HISTORIES.index(self.job.select), :, epoch - 1]
+    return history if higher_is_better(self.job.select) else -history
 
-  def _batches(self, alive: list[int], previous) -> list[tuple[list[int], Batch]]:
-    """The alive runs in chunks: fresh at the start, gathered from the last rung's after."""
-    devices = len(self.placement.devices)
-    size = -(-min(self.chunk_size, len(alive)) // devices) * devices
+  def _groups(self, alive: list[int], previous) -> list[tuple[list[int], RunGroup]]:
+    """The alive runs in groups: fresh at the start, gathered from the last rung's after."""
+    job = self.job
+    devices = len(job.placement.devices)
+    size = -(-min(job.chunk_size, len(alive)) // devices) * devices
     chunks = [alive[i : i + size] for i in range(0, len(alive), size)]
     if previous is None:
-      members = [[self.configs[r] for r in chunk] for chunk in chunks]
+      members = [[job.configs[r] for r in chunk] for chunk in chunks]
       return [
-        (chunk, Batch.start(self.program, self.placement, self.names, m, size))
+        (chunk, RunGroup.start(job.program, job.placement, job.names, m, size))
         for chunk, m in zip(chunks, members, strict=True)
       ]
-    runs = [run for batch_runs, _ in previous for run in batch_runs]
-    whole = _stacked([batch for _, batch in previous])
+    runs = [run for group_runs, _ in previous for run in group_runs]
+    whole = _stacked([group for _, group in previous])
     row = {run: i for i, run in enumerate(runs)}
-    return [(chunk, whole.rows([row[r] for r in chunk], size, self.placement)) for chunk in chunks]
+    return [(chunk, whole.rows([row[r] for r in chunk], size, job.placement)) for chunk in chunks]
 
   @staticmethod
   def _reporter(on_epoch, stage: int, stages: int, before: int, runs: int):
@@ -128,14 +126,14 @@ class Halving:
     return report
 
 
-def _stacked(batches: list[Batch]) -> Batch:
-  """The real (unpadded) rows of several batches, in order, as one batch."""
-  if len(batches) == 1:
-    return batches[0]
+def _stacked(groups: list[RunGroup]) -> RunGroup:
+  """The real (unpadded) rows of several groups, in order, as one group."""
+  if len(groups) == 1:
+    return groups[0]
   stack = lambda *parts: jnp.concatenate(parts)
-  trim = lambda batch: jax.tree.map(lambda x: x[: batch.kept], (batch.hyper, batch.carry))
-  hyper, carry = jax.tree.map(stack, *[trim(batch) for batch in batches])
-  return Batch(hyper, carry, sum(batch.kept for batch in batches))
+  trim = lambda group: jax.tree.map(lambda x: x[: group.kept], (group.hyper, group.carry))
+  hyper, carry = jax.tree.map(stack, *[trim(group) for group in groups])
+  return RunGroup(hyper, carry, sum(group.kept for group in groups))
 
 
 def planned_epochs(settings: int, seeds: int, epochs: int, rungs: list[int], eta: float,

@@ -49,7 +49,7 @@ import optax
 from indian_optax.app._program import (
   EpochProgress,
   Placement,
-  Program,
+  SweepJob,
   chunk_result,
   compile_sweep,
   run_chunk,
@@ -249,10 +249,12 @@ def sweep(
   size, devices = _chunking(len(configs), chunk_size, devices or jax.devices())
   placement = Placement.on(devices)
   program = compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement)
-  loop = _ChunkLoop(program, placement, list(grid), configs, size, epochs, select)
+  job = SweepJob(program, placement, list(grid), configs, size, epochs, select)
+  splits = tuple(placement.replicated(a) for a in splits)
   if halving is not None:
-    loop = _HalvingLoop(**vars(loop), rungs=rung_epochs(epochs, halving, rungs), eta=halving)
-  return loop.run(tuple(placement.replicated(a) for a in splits), resume_from, on_epoch, on_chunk)
+    eta, rungs = halving, rung_epochs(epochs, halving, rungs)
+    return _run_halving(job, rungs, eta, splits, resume_from, on_epoch, on_chunk)
+  return _run_chunks(job, splits, resume_from, on_epoch, on_chunk)
 
 
 def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int, validation):
@@ -272,60 +274,35 @@ def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int, v
   return (x_train, y_train, x_val, y_val, x_test, y_test), batches
 
 
-@dataclasses.dataclass(frozen=True)
-class _ChunkLoop:
-  """Runs a sweep's chunks in order, reporting each epoch and handing over each chunk."""
+def _run_chunks(job: SweepJob, splits, resume_from, on_epoch, on_chunk) -> SweepResult:
+  """Runs ``job``'s chunks in order, reporting each epoch and handing over each chunk."""
+  total, devices, size = len(job.configs), len(job.placement.devices), job.chunk_size
+  done = _resumed_runs(resume_from, job.configs, size)
+  parts = [] if resume_from is None else [resume_from]
+  chunks = math.ceil(total / size)
+  for chunk in range(done // size, chunks):
+    members = job.configs[chunk * size : (chunk + 1) * size]
+    before = sum(d is not None for p in parts for d in p.diverged_at)
 
-  program: Program
-  placement: Placement
-  names: list[str]
-  configs: list[dict]
-  chunk_size: int
-  epochs: int
-  select: str
+    def report(epoch, live_losses, diverged, chunk=chunk, before=before):
+      if on_epoch is not None:
+        live = float(np.mean(live_losses)) if len(live_losses) else math.nan
+        on_epoch(EpochProgress(chunk, chunks, epoch, live, before + diverged, total))
 
-  def run(self, splits, resume_from, on_epoch, on_chunk) -> SweepResult:
-    total, devices = len(self.configs), len(self.placement.devices)
-    done = _resumed_runs(resume_from, self.configs, self.chunk_size)
-    parts = [] if resume_from is None else [resume_from]
-    chunks = math.ceil(total / self.chunk_size)
-    for chunk in range(done // self.chunk_size, chunks):
-      members = self.configs[chunk * self.chunk_size : (chunk + 1) * self.chunk_size]
-      before = sum(d is not None for p in parts for d in p.diverged_at)
-
-      def report(epoch, live_losses, diverged, chunk=chunk, before=before):
-        if on_epoch is not None:
-          live = float(np.mean(live_losses)) if len(live_losses) else math.nan
-          on_epoch(EpochProgress(chunk, chunks, epoch, live, before + diverged, total))
-
-      trained = run_chunk(
-        self.program, self.placement, self.names, members, self.chunk_size, self.epochs,
-        splits, report,
-      )  # fmt: skip
-      parts.append(chunk_result(trained, self.select, devices))
-      if on_chunk is not None:
-        on_chunk(_assembled(parts, total, self.select, devices))
-    return _assembled(parts, total, self.select, devices)
-
-
-@dataclasses.dataclass(frozen=True)
-class _HalvingLoop(_ChunkLoop):
-  """The same runs through successive halving (:class:`indian_optax.app.halving.Halving`)."""
-
-  rungs: list[int]
-  eta: float
-
-  def run(self, splits, resume_from, on_epoch, on_chunk) -> SweepResult:
-    if resume_from is not None:
-      raise ValueError("sweep: resume_from is not supported with halving")
-    halving = Halving(
-      self.program, self.placement, self.names, self.configs, self.chunk_size, self.epochs,
-      self.select,
-    )  # fmt: skip
-    result = halving.run(splits, self.rungs, self.eta, on_epoch)
+    parts.append(chunk_result(run_chunk(job, members, splits, report), job.select, devices))
     if on_chunk is not None:
-      on_chunk(result)
-    return result
+      on_chunk(_assembled(parts, total, job.select, devices))
+  return _assembled(parts, total, job.select, devices)
+
+
+def _run_halving(job: SweepJob, rungs, eta, splits, resume_from, on_epoch, on_chunk):
+  """The same runs through successive halving (:class:`indian_optax.app.halving.Halving`)."""
+  if resume_from is not None:
+    raise ValueError("sweep: resume_from is not supported with halving")
+  result = Halving(job).run(splits, rungs, eta, on_epoch)
+  if on_chunk is not None:
+    on_chunk(result)
+  return result
 
 
 def _assembled(parts: list[SweepResult], total: int, select: str, devices: int) -> SweepResult:
