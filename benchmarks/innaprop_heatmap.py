@@ -80,11 +80,12 @@ def _cells(result) -> dict:
   return {(a, b): table[i][j] for i, b in enumerate(rows) for j, a in enumerate(columns)}
 
 
-def _within_noise(result, cells: dict) -> int:
+def _within_noise(cells: dict) -> int:
   """Cells whose mean accuracy is within two standard errors of the difference from the best."""
   settings = [s for s in cells.values() if s and np.isfinite(s.mean["final_val_accuracy"])]
   best = max(settings, key=lambda s: s.mean["final_val_accuracy"])
-  seeds = lambda s: result.final_val_accuracy[list(s.runs)]
+  # The cells come from sub-results: their own per-seed numbers, never rows of ``result``.
+  seeds = lambda s: np.asarray(s.per_seed["final_val_accuracy"])
   gap = lambda s: best.mean["final_val_accuracy"] - s.mean["final_val_accuracy"]
   return sum(gap(s) <= _common.two_standard_errors(seeds(s), seeds(best)) for s in settings)
 
@@ -129,7 +130,7 @@ def _section(runs: dict, minutes: dict, grid: dict, figure: str) -> str:
     lines.append(
       f"{epochs} epochs: the five best cells (alpha, beta) "
       f"{[(float(a), float(b)) for a, b in best]}, mean alpha {alphas.mean():.2f}, mean beta "
-      f"{betas.mean():.2f}; {_within_noise(runs[epochs], cells[epochs])} of {len(keys)} cells "
+      f"{betas.mean():.2f}; {_within_noise(cells[epochs])} of {len(keys)} cells "
       "(the best included) are within two standard errors (over the seeds) of the best"
     )
   return (

@@ -153,3 +153,18 @@ def test_loading_something_else_says_what_is_wrong(tmp_path):
   (tmp_path / "results.json").write_text('{"format": "other"}')
   with pytest.raises(ValueError, match="not a readable indian-optax results file"):
     SweepResult.load(tmp_path)
+
+
+def test_a_setting_from_a_sub_result_carries_the_per_seed_numbers_of_the_whole():
+  """Setting.runs index the result it came from; per_seed holds the numbers themselves."""
+  configs = seeds_of({"lr": 0.1, "beta": 0.5}, {"lr": 1.0, "beta": 0.5}, {"lr": 1.0, "beta": 2.0})
+  whole = result(configs, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
+  sub = whole.where(beta=2.0)
+  (setting,) = sub.settings()
+  assert setting.runs == (0, 1)  # rows of the sub-result, not of the whole
+  rows = [i for i, c in enumerate(whole.configs) if c["beta"] == 2.0]
+  assert setting.per_seed["final_val_accuracy"] == tuple(whole.final_val_accuracy[rows])
+  assert setting.per_seed["final_train_loss"] == (1.4, 1.5)
+  assert setting.mean["final_val_accuracy"] == pytest.approx(
+    np.mean(setting.per_seed["final_val_accuracy"])
+  )

@@ -92,8 +92,11 @@ class Setting:
 
   Attributes:
     hyperparameters: the config without the seed (with ``optimizer`` if named).
-    runs: the indices of its runs in the :class:`SweepResult`.
+    runs: the indices of its runs in the :class:`SweepResult` it was taken from (and only
+      there: a sub-result from ``where`` or ``take`` numbers its runs anew). Read its
+      numbers from ``per_seed``, which it carries.
     seeds: their seeds.
+    per_seed: each final metric's values, one per seed, in the order of ``seeds``.
     mean: mean over the seeds of each final metric (NaN if any seed diverged).
     std: standard deviation over the seeds of each final metric.
     diverged: how many of its runs diverged.
@@ -103,6 +106,7 @@ class Setting:
   hyperparameters: dict[str, Any]
   runs: tuple[int, ...]
   seeds: tuple[int, ...]
+  per_seed: dict[str, tuple[float, ...]]
   mean: dict[str, float]
   std: dict[str, float]
   diverged: int
@@ -230,6 +234,7 @@ class SweepResult:
       hyperparameters=hyperparameters,
       runs=tuple(rows),
       seeds=tuple(int(self.configs[i].get("seed", 0)) for i in rows),
+      per_seed={m: tuple(float(x) for x in v) for m, v in finals.items()},
       mean={m: float(np.mean(v)) if len(v) else math.nan for m, v in finals.items()},
       std={m: float(np.std(v)) if len(v) else math.nan for m, v in finals.items()},
       diverged=diverged,
