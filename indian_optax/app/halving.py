@@ -1,12 +1,14 @@
 """Successive halving inside the vmapped program: rungs, survivors, the rest stopped.
 
 At each rung the settings (the seeds of a grid point together) still training are ranked
-by the sweep's selection metric at that epoch, the mean over their seeds (the epoch's
-mean training loss stands in for the final one under ``select="train_loss"``); the best
-``ceil(n / eta)`` continue, and a setting any of whose runs diverged stops whatever its
-rank. The survivors' params and optimizer states are gathered into a smaller batch: one
-compilation per rung shape, spread over the devices as before. A stopped run keeps its
-history up to its last epoch (``epochs_trained``); its later epochs are absent (NaN).
+by the rule of the final table, :func:`~indian_optax.app.results.rank_key`: the mean over
+their seeds of the sweep's selection metric at that epoch (the epoch's mean training loss
+stands in for the final one under ``select="train_loss"``), ties to the lower mean training
+loss. The best ``ceil(n / eta)`` continue, and a setting any of whose runs diverged (or
+whose score is NaN) stops whatever its rank. The survivors' params and optimizer states are
+gathered into a smaller group: one compilation per rung shape, spread over the devices as
+before. A stopped run keeps its history up to its last epoch (``epochs_trained``); its later
+epochs are absent (NaN).
 """
 
 import math
