@@ -38,6 +38,25 @@ _CACHE_ENV = "INDIAN_OPTAX_COMPILE_CACHE"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+_DEFAULTS: dict[str, Any] = {
+  "dataset": "digits", "model": None, "epochs": 15, "batch_size": 64, "seed": 0,
+  "val_fraction": 0.1, "select": "val_accuracy", "chunk": "auto",
+}  # fmt: skip
+_COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
+  "sweep": dict(optimizer="indian", alpha=None, beta=None, lr=None, sigma=None,
+                weight_decay=None, seeds=1, halving=None, rungs=None),
+  "compare": dict(optimizers=None, lr=None, seeds=3),
+  "train": dict(optimizer="indian", alpha=None, beta=None, lr=None),
+}  # fmt: skip
+"""Every recorded option's default (None: the optimizer's default grid or value)."""
+_RUN_OPTIONS = {"out": None, "force": False, "resume": False, "compile_cache": None,
+                "no_compile_cache": False}  # fmt: skip
+"""Options about this run of the command, not about the work: never recorded."""
+
+
+_SWEEP, _TRAIN = _COMMAND_DEFAULTS["sweep"], _COMMAND_DEFAULTS["train"]
+
+
 class UsageError(Exception):
   """A user mistake: reported as one line, exit status 2."""
 
@@ -115,32 +134,40 @@ def _common_options() -> argparse.ArgumentParser:
   add = common.add_argument
   add(
     "--dataset",
-    help="digits, mnist1d, or the path of an .npz file (default: digits)",
+    help=f"digits, mnist1d, or the path of an .npz file (default: {_DEFAULTS['dataset']})",
   )
   add("--model", help="mlp or cnn (default: mlp for digits and flat inputs, else cnn)")
-  add("--epochs", type=_positive_int, help="passes over the training set (default: 15)")
-  add("--batch-size", type=_positive_int, help="minibatch size (default: 64)")
+  add(
+    "--epochs",
+    type=_positive_int,
+    help=f"passes over the training set (default: {_DEFAULTS['epochs']})",
+  )
+  add(
+    "--batch-size", type=_positive_int, help=f"minibatch size (default: {_DEFAULTS['batch_size']})"
+  )
   add(
     "--seed",
     type=_bounded_int(0, 2**32 - 1),
-    help="first seed: init, data order, splits (default: 0)",
+    help=f"first seed: init, data order, splits (default: {_DEFAULTS['seed']})",
   )
   add(
     "--val-fraction",
     type=_fraction,
-    help="share of the training set held out for validation (default: 0.1)",
+    help="share of the training set held out for validation "
+    f"(default: {_DEFAULTS['val_fraction']})",
   )
   add(
     "--select",
     choices=tuple(SELECTIONS),
     help="what chooses the best setting: final validation accuracy, final validation loss "
-    "or final training loss (default: val_accuracy)",
+    f"or final training loss (default: {_DEFAULTS['select']})",
   )
   add(
     "--chunk",
     type=_chunk,
     help="configurations per compiled program, or auto (on a CPU: one at a time for "
-    "compute-bound models, else all); results are saved after each (default: auto)",
+    "compute-bound models, else all); results are saved after each "
+    f"(default: {_DEFAULTS['chunk']})",
   )
   add("--out", help="output folder (default: runs/<command>-<time>)")
   add("--force", action="store_true", help="replace the result set already in --out")
@@ -167,7 +194,7 @@ def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
     help="alpha x beta (x lr x seed) grid, one vmapped program",
   )  # fmt: skip
   add = sweep_.add_argument
-  add("--optimizer", choices=tuple(optimizers.SWEPT), help="(default: indian)")
+  add("--optimizer", choices=tuple(optimizers.SWEPT), help=f"(default: {_SWEEP['optimizer']})")
   add("--alpha", help=f"comma list (default: {_listed(grids['indian']['alpha'])})")
   beta = {name: _listed(grid["beta"]) for name, grid in grids.items()}
   add("--beta", help=f"comma list (default: {per_optimizer(beta)})")
@@ -175,7 +202,7 @@ def _add_sweep(commands: Any, common: argparse.ArgumentParser) -> None:
   add("--sigma", help=f"innaprop only: comma list (default: {default('innaprop', 'sigma'):g})")
   decays = {n: _listed([default(n, "weight_decay") or 0.0]) for n in grids}
   add("--weight-decay", help=f"one value (default: {per_optimizer(decays)})")
-  add("--seeds", type=_positive_int, help="seeds per grid point (default: 1)")
+  add("--seeds", type=_positive_int, help=f"seeds per grid point (default: {_SWEEP['seeds']})")
   add("--halving", type=_eta, help="successive halving: keep the best 1/ETA of the settings at "
       "each rung (e.g. 3; default: train every setting to the end)")  # fmt: skip
   add("--rungs", help="with --halving: comma list of the epochs to cut after "
@@ -191,7 +218,11 @@ def _add_compare(commands: Any, common: argparse.ArgumentParser) -> None:
   add("--optimizers", help=f"comma list (default: {','.join(optimizers.FACTORIES)})")
   lrs = _listed(optimizers.COMPARE_LEARNING_RATES)
   add("--lr", help=f"learning-rate grid tuned for each (default: {lrs})")
-  add("--seeds", type=_positive_int, help="seeds per setting (default: 3)")
+  add(
+    "--seeds",
+    type=_positive_int,
+    help=f"seeds per setting (default: {_COMMAND_DEFAULTS['compare']['seeds']})",
+  )
 
 
 def _add_train(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -200,7 +231,7 @@ def _add_train(commands: Any, common: argparse.ArgumentParser) -> None:
     help="one run",
   )  # fmt: skip
   add = train.add_argument
-  add("--optimizer", choices=tuple(optimizers.FACTORIES), help="(default: indian)")
+  add("--optimizer", choices=tuple(optimizers.FACTORIES), help=f"(default: {_TRAIN['optimizer']})")
   add("--alpha", help="INDIAN/INNAprop alpha (default: the optimizer's)")
   add("--beta", help="INDIAN/INNAprop beta (default: the optimizer's)")
   lrs = ", ".join(f"{k} {v:g}" for k, v in optimizers.DEFAULT_LEARNING_RATES.items())
@@ -226,22 +257,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # Plans: which sweeps a command runs ------------------------------------------
-
-
-_DEFAULTS: dict[str, Any] = {
-  "dataset": "digits", "model": None, "epochs": 15, "batch_size": 64, "seed": 0,
-  "val_fraction": 0.1, "select": "val_accuracy", "chunk": "auto",
-}  # fmt: skip
-_COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
-  "sweep": dict(optimizer="indian", alpha=None, beta=None, lr=None, sigma=None,
-                weight_decay=None, seeds=1, halving=None, rungs=None),
-  "compare": dict(optimizers=None, lr=None, seeds=3),
-  "train": dict(optimizer="indian", alpha=None, beta=None, lr=None),
-}  # fmt: skip
-"""Every recorded option's default (None: the optimizer's default grid or value)."""
-_RUN_OPTIONS = {"out": None, "force": False, "resume": False, "compile_cache": None,
-                "no_compile_cache": False}  # fmt: skip
-"""Options about this run of the command, not about the work: never recorded."""
 
 
 @dataclasses.dataclass(frozen=True)
