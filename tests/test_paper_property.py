@@ -133,17 +133,20 @@ def assume_the_recursion_is_tame(reference):
   assume(np.all(np.isfinite(reference)) and np.max(np.abs(reference)) < 1e3)
 
 
-def assume_roundings_do_not_grow(problem, steps, alphas, betas, reference, exact, dtype):
-  """Filters chaotic runs, where any two roundings part ways and no factor means anything.
+def assume_roundings_do_not_grow(problem, steps, alphas, betas, reference, exact, dtype, growth):
+  """Filters chaotic runs, where any two roundings part ways and no tolerance means anything.
 
-  The float64 recursion started from theta_0 moved by one unit of ``dtype``'s roundoff
-  must stay within 4 such units of the exact run (RMS-scaled steps near a minimum, for
-  instance, flip with the sign of tiny gradients).
+  The float64 recursion started from theta_0 moved by ``1000 eps`` (float64) or by one
+  unit of roundoff (lower precisions) must stay within ``growth`` times that distance of
+  the exact run. RMS-scaled steps flip with the sign of tiny gradients, for instance: at
+  lr = 10, beta = 1e-4 a nudge of 1e-15 moved INNAprop's trajectory by 2e-8.
   """
-  eps = float(jnp.finfo(dtype).eps)
+  eps = float(jnp.finfo(dtype).eps) * (1e3 if dtype == jnp.float64 else 1.0)
   hessian, target, theta0 = problem
   nudged = (hessian, target, theta0 * (1 + eps))
-  assume(deviation(transcription(nudged, steps, alphas, betas, **reference), exact) < 4 * eps)
+  exact_dtype = np.complex128 if np.iscomplexobj(theta0) else np.float64
+  moved = deviation(transcription(nudged, steps, alphas, betas, exact_dtype, **reference), exact)
+  assume(moved < growth * eps)
 
 
 # ---------------------------------------------------------------- what is drawn: a run
@@ -226,6 +229,9 @@ def test_every_transformation_is_the_paper_recursion_in_float64(run):
     numpy_dtype = np.complex128 if np.iscomplexobj(run["problem"][2]) else np.float64
     expected = transcription(run["problem"], steps, alphas, betas, numpy_dtype, **reference)
     assume_the_recursion_is_tame(expected)
+    assume_roundings_do_not_grow(
+      run["problem"], steps, alphas, betas, reference, expected, jnp.float64, growth=100.0
+    )
     complex_params = np.iscomplexobj(run["problem"][2])
     got = ours(tx, run["problem"], jnp.complex128 if complex_params else jnp.float64)
   assert deviation(got, expected) <= FLOAT64_TOLERANCE, deviation(got, expected)
@@ -244,7 +250,9 @@ def test_low_precision_stays_within_a_small_factor_of_the_transcription(precisio
   tx, steps, alphas, betas, reference = build(run)
   exact = transcription(run["problem"], steps, alphas, betas, **reference)
   assume_the_recursion_is_tame(exact)
-  assume_roundings_do_not_grow(run["problem"], steps, alphas, betas, reference, exact, ours_dtype)
+  assume_roundings_do_not_grow(
+    run["problem"], steps, alphas, betas, reference, exact, ours_dtype, growth=4.0
+  )
   plain = deviation(
     transcription(run["problem"], steps, alphas, betas, numpy_dtype, **reference), exact
   )
