@@ -374,12 +374,15 @@ BAD_INPUT = [
   (["sweep", "--sigma", "0.9"], "--sigma: only for --optimizer innaprop"),
   (["sweep", "--seed", "-1"], "--seed: must be in [0, 4294967295], got -1"),
   (["sweep", "--seed", "5000000000"], "--seed: must be in [0, 4294967295], got 5000000000"),
-  (["sweep", "--seed", "4294967295", "--seeds", "2"], "--seed: the last seed, 4294967296, must be"),
+  (
+    ["sweep", "--seed", "4294967295", "--seeds", "2"],
+    "--seed: seeds must be integers in [0, 2**32), got 4294967296",
+  ),
   (["sweep", "--val-fraction", "1"], "--val-fraction: must be in [0, 1), got 1"),
-  (["sweep", "--val-fraction", "0"], "--val-fraction: 0 leaves no validation split"),
+  (["sweep", "--val-fraction", "0"], "--val-fraction: select='val_accuracy' needs a validation"),
   (
     ["sweep", "--val-fraction", "0", "--select", "val_loss"],
-    "--val-fraction: 0 leaves no validation split",
+    "--val-fraction: select='val_loss' needs a validation split",
   ),
   (["sweep", "--select", "test_accuracy"], "--select: invalid choice: 'test_accuracy'"),
   (["sweep", "--force", "--resume"], "--force and --resume exclude each other"),

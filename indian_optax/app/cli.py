@@ -29,7 +29,14 @@ from indian_optax.app import data as datasets
 from indian_optax.app import models, optimizers, plots, run_folder, summary
 from indian_optax.app.halving import planned_epochs, rung_epochs
 from indian_optax.app.results import RESULTS_CSV, RESULTS_JSON, SELECTIONS, SweepResult
-from indian_optax.app.sweep import EpochProgress, auto_chunk_size, held_out_per_class, sweep
+from indian_optax.app.sweep import (
+  EpochProgress,
+  SweepArgumentError,
+  auto_chunk_size,
+  check_arguments,
+  held_out_per_class,
+  sweep,
+)
 
 PROG = "indian-optax"
 _OPTION_OF = {"learning_rate": "--lr", "weight_decay": "--weight-decay"}
@@ -325,12 +332,12 @@ def _plan(
   sweeps = _PLANS[command](command, options)
   _check_plan(sweeps)
   halving = _halving(options)
-  _check_options(options, run, halving)
+  _check_options(options, run, sweeps, halving)
   return Plan(command, tuple(argv), types.MappingProxyType(options), tuple(sweeps),
               types.MappingProxyType(halving), types.MappingProxyType(run))  # fmt: skip
 
 
-def _check_options(options: Mapping[str, Any], run: Mapping[str, Any], halving) -> None:
+def _check_options(options: Mapping[str, Any], run: Mapping[str, Any], sweeps, halving) -> None:
   """The checks that need neither the data nor the folder, each made once, here."""
   if run["force"] and run["resume"]:
     raise UsageError("--force and --resume exclude each other")
@@ -338,11 +345,13 @@ def _check_options(options: Mapping[str, Any], run: Mapping[str, Any], halving) 
     raise UsageError("--resume: name the folder to continue with --out DIR")
   if halving and run["resume"]:
     raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
-  last_seed = options["seed"] + options.get("seeds", 1) - 1
-  if last_seed >= 2**32:
-    raise UsageError(f"--seed: the last seed, {last_seed}, must be < 2**32 (seeds are 32-bit)")
-  if SELECTIONS[options["select"]][0] == "validation" and options["val_fraction"] == 0:
-    raise UsageError("--val-fraction: 0 leaves no validation split; use --select train_loss")
+  seeds = [options["seed"] + i for i in range(options.get("seeds", 1))]
+  try:  # the engine's own checks, once, with its messages
+    check_arguments(sweeps[0].grid, seeds, options["epochs"], options["batch_size"],
+                    options["select"], options["val_fraction"], None)  # fmt: skip
+  except SweepArgumentError as error:
+    option = {"seeds": "--seed", "grid": "--lr"}.get(error.argument, _option(error.argument))
+    raise UsageError(f"{option}: {error.message}") from None
   try:
     datasets.check_name(options["dataset"])
   except datasets.DataError as error:

@@ -116,32 +116,50 @@ def validation_split(
   return x[~val], y[~val], x[val], y[val]
 
 
-def _checked(grid, seeds, epochs, batch_size, select, val_fraction, validation) -> float:
-  """Checks the arguments that need no data; returns the validation fraction to hold out."""
+class SweepArgumentError(ValueError):
+  """A bad argument of :func:`sweep`, named by ``argument`` (the command line maps it to its
+  option, so one check gives both the API's exception and the command's one line)."""
+
+  def __init__(self, argument: str, message: str):
+    super().__init__(f"sweep: {message}")
+    self.argument, self.message = argument, message
+
+
+def check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, validation) -> float:
+  """Checks the arguments that need no data; returns the validation fraction to hold out.
+
+  Raises:
+    SweepArgumentError: naming the first bad argument.
+  """
   if val_fraction is None:
     val_fraction = 0.1 if validation is None else 0.0
   if not grid:
-    raise ValueError("sweep: the grid is empty")
+    raise SweepArgumentError("grid", "the grid is empty")
   for name, values in grid.items():
     if len(values) == 0:
-      raise ValueError(f"sweep: no values for {name!r}")
+      raise SweepArgumentError("grid", f"no values for {name!r}")
   if epochs < 1 or batch_size < 1:
-    raise ValueError(f"sweep: epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    culprit = "epochs" if epochs < 1 else "batch_size"
+    message = f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}"
+    raise SweepArgumentError(culprit, message)
   if len(seeds) == 0:
-    raise ValueError("sweep: seeds is empty: give at least one seed")
+    raise SweepArgumentError("seeds", "seeds is empty: give at least one seed")
   bad = [s for s in seeds if int(s) != s or not 0 <= s < 2**32]
   if bad:
-    raise ValueError(f"sweep: seeds must be integers in [0, 2**32), got {bad[0]!r}")
+    raise SweepArgumentError("seeds", f"seeds must be integers in [0, 2**32), got {bad[0]!r}")
   if len(set(seeds)) != len(seeds):
-    raise ValueError(f"sweep: seeds must be distinct, got {list(seeds)}")
+    raise SweepArgumentError("seeds", f"seeds must be distinct, got {list(seeds)}")
   if select not in SELECTIONS:
-    raise ValueError(f"sweep: select must be one of {', '.join(SELECTIONS)}, got {select!r}")
+    choices = ", ".join(SELECTIONS)
+    raise SweepArgumentError("select", f"select must be one of {choices}, got {select!r}")
   if not 0.0 <= val_fraction < 1.0:
-    raise ValueError(f"sweep: val_fraction must be in [0, 1), got {val_fraction}")
+    raise SweepArgumentError("val_fraction", f"val_fraction must be in [0, 1), got {val_fraction}")
   if validation is not None and val_fraction > 0:
-    raise ValueError("sweep: give a validation set or a val_fraction to hold out, not both")
+    message = "give a validation set or a val_fraction to hold out, not both"
+    raise SweepArgumentError("validation", message)
   if SELECTIONS[select][0] == "validation" and val_fraction == 0 and validation is None:
-    raise ValueError(f"sweep: select={select!r} needs a validation split (val_fraction > 0)")
+    message = f"select={select!r} needs a validation split (val_fraction > 0)"
+    raise SweepArgumentError("val_fraction", message)
   return val_fraction
 
 
@@ -219,32 +237,31 @@ def sweep(
 ) -> SweepResult:
   """Trains one model per grid point and seed, all as one vmapped, jitted program.
 
-  Each run follows the module's contract; ``optimizer`` gets traced scalars named as in ``grid``.
-
   Args:
-    optimizer: ``(**hyperparameters) -> GradientTransformation``.
+    optimizer: ``(**hyperparameters) -> GradientTransformation``, called with traced scalars
+      named as in ``grid``; each run follows the module's contract.
     grid: hyperparameter name -> values; the sweep runs their product with ``seeds``.
     init_params, apply_fn: ``key -> params`` and ``(params, inputs) -> logits``.
     data: ``(x_train, y_train, x_test, y_test)`` with integer labels.
     epochs, batch_size, seeds: passes over the training set, minibatch size, distinct seeds.
     val_fraction, split_seed: the share of the training data held out for validation, in
       ``[0, 1)`` (default 0.1; 0 with ``validation``), and the split's seed.
-    validation: a validation set ``(x, y)`` of its own instead (held-out files, say).
-    select: ``"val_accuracy"`` (default), ``"val_loss"`` or ``"train_loss"`` (the paper's).
+    validation, select: a validation set ``(x, y)`` of its own instead (held-out files, say);
+      ``"val_accuracy"`` (default), ``"val_loss"`` or ``"train_loss"`` (the paper's) chooses.
     chunk_size: configurations per program: a number, None (all), "auto" (default; per platform).
     loss_fn, name: ``(logits, labels) -> scalar`` loss; ``optimizer`` in every config.
     on_epoch, on_chunk: called with an :class:`EpochProgress` after each epoch, and with
       the runs finished so far after each chunk (with halving: at the end).
     resume_from: a partial result of this same sweep: its chunks are not run again.
-    devices: the devices the configuration axis is spread over (default: all).
-    halving, rungs: keep the best ``1/halving`` of the settings at each rung (epochs).
+    devices, halving, rungs: the devices the runs are spread over (default: all); keep the
+      best ``1/halving`` of the settings at each of the ``rungs`` (epochs).
 
   Returns: a :class:`~indian_optax.app.SweepResult`, runs in :func:`grid_points` order.
   """
-  val_fraction = _checked(grid, seeds, epochs, batch_size, select, val_fraction, validation)
+  val_fraction = check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, validation)
   splits, batches = _splits(data, val_fraction, split_seed, batch_size, validation)
   configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
-  if chunk_size == "auto":
+  if chunk_size == "auto":  # decided for the platform of the devices it will run on
     chunk_size = auto_chunk_size(init_params, batch_size, len(configs), devices)
   size, devices = _chunking(len(configs), chunk_size, devices or jax.devices())
   placement = Placement.on(devices)
@@ -252,8 +269,7 @@ def sweep(
   job = SweepJob(program, placement, list(grid), configs, size, epochs, select)
   splits = tuple(placement.replicated(a) for a in splits)
   if halving is not None:
-    eta, rungs = halving, rung_epochs(epochs, halving, rungs)
-    return _run_halving(job, rungs, eta, splits, resume_from, on_epoch, on_chunk)
+    return _run_halving(job, halving, rungs, splits, resume_from, on_epoch, on_chunk)
   return _run_chunks(job, splits, resume_from, on_epoch, on_chunk)
 
 
@@ -295,11 +311,11 @@ def _run_chunks(job: SweepJob, splits, resume_from, on_epoch, on_chunk) -> Sweep
   return _assembled(parts, total, job.select, devices)
 
 
-def _run_halving(job: SweepJob, rungs, eta, splits, resume_from, on_epoch, on_chunk):
+def _run_halving(job: SweepJob, eta, rungs, splits, resume_from, on_epoch, on_chunk):
   """The same runs through successive halving (:class:`indian_optax.app.halving.Halving`)."""
   if resume_from is not None:
     raise ValueError("sweep: resume_from is not supported with halving")
-  result = Halving(job).run(splits, rungs, eta, on_epoch)
+  result = Halving(job).run(splits, rung_epochs(job.epochs, eta, rungs), eta, on_epoch)
   if on_chunk is not None:
     on_chunk(result)
   return result
