@@ -369,6 +369,7 @@ BAD_INPUT = [
     "--alpha: expected a value (for a negative one write --alpha=-0.1)",
   ),
   (["sweep", "--lr", "nan"], "--lr: must be finite, got nan"),
+  (["sweep", "--lr", "1e308"], "--lr: 1e+308 overflows float32"),
   (["sweep", "--optimizer", "innaprop", "--sigma", "1"], "--sigma: must be < 1, got 1"),
   (["sweep", "--weight-decay", "-1"], "--weight-decay: must be >= 0, got -1"),
   (["sweep", "--sigma", "0.9"], "--sigma: only for --optimizer innaprop"),

@@ -415,6 +415,11 @@ def _check_plan(plans: list[_Sweep]) -> None:
   """Builds each optimizer from its concrete grid: the library's checks, as one-line errors."""
   for plan in plans:
     arrays = {h: np.asarray(v) for h, v in plan.grid.items()}
+    for hyperparameter, values in arrays.items():  # the sweep runs them in float32
+      with np.errstate(over="ignore"):
+        overflows = values[np.isfinite(values) & ~np.isfinite(values.astype(np.float32))]
+      if overflows.size:
+        raise UsageError(f"{_option(hyperparameter)}: {overflows[0]:g} overflows float32")
     try:
       plan.factory()(**arrays)
       for hyperparameter, values in arrays.items():  # Optax's own factories check nothing

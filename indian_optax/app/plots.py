@@ -179,7 +179,8 @@ def curves(
       ax.plot(epochs, np.mean(runs, axis=0), color=color, label=label)
       if bands and len(runs) > 1:
         ax.fill_between(epochs, np.min(runs, axis=0), np.max(runs, axis=0), color=color, alpha=0.2)
-    if panel.endswith("loss"):
+    shown = history[np.isfinite(history)]
+    if panel.endswith("loss") and shown.size and np.all(shown > 0):  # a zero loss has no log
       ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(_PANEL_LABELS.get(panel, panel.replace("_", " ")))
