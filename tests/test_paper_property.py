@@ -46,8 +46,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 STEPS = 20
 FLOAT64_TOLERANCE = 1e-10
-LOW_PRECISION_FACTOR = 4.0
-"""Ours in float32/bfloat16 deviates at most this many times as much as the transcription."""
+LOW_PRECISION_FACTOR = {"indian": 4.0, "scale_by_indian": 4.0, "scale_by_indian_psi": 16.0,
+                        "innaprop": 16.0}  # fmt: skip
+"""Ours in float32/bfloat16 deviates at most this many times as much as the transcription.
+
+The psi forms keep psi - theta, about -alpha beta theta: where alpha beta is near 1 the
+paper's psi is near 0 and rounds far less (the thorough profile measured 9.4x in float32
+for INNAprop at lr = beta = 1, alpha = 1.008); the phi forms keep the small phi."""
 ROUNDOFF_UNITS = 8.0
 
 # ---------------------------------------------------------------- the domain, singular points drawn
@@ -279,6 +284,9 @@ def test_low_precision_stays_within_a_small_factor_of_the_transcription(precisio
     transcription(run["problem"], steps, alphas, betas, numpy_dtype, **reference), exact
   )
   assume(plain < 0.1)  # the recursion itself keeps some digits in this dtype
+  # alpha lr >= 2 makes the recursion's mode 1 - alpha lr grow any rounding (it is 0 in exact
+  # arithmetic when alpha beta = 1): such runs part ways whatever rounds them.
+  assume(max(np.asarray(alphas) * np.asarray(steps)) < 1.9)
   got = deviation(ours(tx, run["problem"], ours_dtype), exact)
   roundoff = ROUNDOFF_UNITS * float(jnp.finfo(ours_dtype).eps)
-  assert got <= LOW_PRECISION_FACTOR * plain + roundoff, (got, plain)
+  assert got <= LOW_PRECISION_FACTOR[name] * plain + roundoff, (got, plain)
