@@ -9,8 +9,9 @@ random quadratics. Each run is compared with ``tests/reference.py``, a NumPy
 transcription of the paper's (theta, psi) equations that shares no code with the package:
 
 * float64: relative trajectory deviation <= 1e-10;
-* float32 and bfloat16 params: deviation from the float64 reference at most
-  ``LOW_PRECISION_FACTOR`` times that of the same transcription run in that dtype
+* float32 and bfloat16 params: deviation from the reference at most
+  ``LOW_PRECISION_FACTOR`` (4 for the phi forms, 16 for the psi forms) times that of the
+  same transcription run in that dtype
   (plus a few units of roundoff, for runs the transcription happens to get exact).
 
 Settings where the recursion itself blows up (the float64 reference leaves a ball of
