@@ -124,14 +124,19 @@ def _with_decoupled_decay(update: jax.Array, theta, c: _Coefficients) -> jax.Arr
   return update if c.decoupled_weight_decay is None else update - _shrink(theta, c)
 
 
-def _phi_step(g, phi, theta, c: _Coefficients, stored) -> tuple[jax.Array, jax.Array]:
-  """u_k = −γ(φ_k/β + βg_k), φ_{k+1} = (1 − αγ)φ_k + γβ(1 − αβ)g_k: both from φ_k."""
-  del stored
+def _phi_next(phi, g, c: _Coefficients) -> jax.Array:
+  """φ_{k+1} = (1 − αγ)φ_k + γβ(1 − αβ)g_k."""
   lr, a, b = c.learning_rate, c.alpha, c.beta
+  return (1.0 - a * lr) * phi + lr * b * (1.0 - a * b) * g
+
+
+def _phi_step(g, phi, theta, c: _Coefficients, stored) -> tuple[jax.Array, jax.Array]:
+  """u_k = −γ(φ_k/β + βg_k) and φ_{k+1}, both from φ_k."""
+  del stored
+  lr, b = c.learning_rate, c.beta
   phi, g_decayed = _phi_of_this_step(g, phi, theta, c), _with_coupled_decay(g, theta, c)
   update = -lr * (phi / b + b * g_decayed)
-  new_phi = (1.0 - a * lr) * phi + lr * b * (1.0 - a * b) * g_decayed
-  return _with_decoupled_decay(update, theta, c), new_phi
+  return _with_decoupled_decay(update, theta, c), _phi_next(phi, g_decayed, c)
 
 
 def _phi_step_in_place(g, phi, theta, c: _Coefficients, stored) -> tuple[jax.Array, jax.Array]:
@@ -142,8 +147,7 @@ def _phi_step_in_place(g, phi, theta, c: _Coefficients, stored) -> tuple[jax.Arr
   """
   lr, a, b = c.learning_rate, c.alpha, c.beta
   phi, g_decayed = _phi_of_this_step(g, phi, theta, c), _with_coupled_decay(g, theta, c)
-  forget = 1.0 - a * lr
-  new_phi = stored(forget * phi + lr * b * (1.0 - a * b) * g_decayed)
+  new_phi, forget = stored(_phi_next(phi, g_decayed, c)), 1.0 - a * lr
   update = -lr / (b * forget) * new_phi + lr * (lr * (1.0 - a * b) / forget - b) * g_decayed
   return _with_decoupled_decay(update, theta, c), new_phi
 
@@ -294,7 +298,7 @@ def scale_by_indian(
   def init_fn(params: optax.Params) -> IndianState:
     params = floating_params("scale_by_indian", params)
     phi = optax.tree.zeros_like(params, dtype=state_dtype)
-    product = jnp.asarray(jnp.real(_at(alpha, 0) * _at(beta, 0)), float)
+    product = _alpha_beta(_at(alpha, 0), _at(beta, 0))
     return IndianState(count=jnp.zeros([], jnp.int32), phi=phi, alpha_beta=product)
 
   options = _Coefficients(
@@ -314,7 +318,7 @@ def _phi_coefficients(options: _Coefficients, varying: bool, state: IndianState,
   """Step k's coefficients from the factory's ``options``, and the new ``alpha_beta``."""
   count = state.count
   lr, a, b = (_at(options[i], count) for i in range(3))
-  product, change = jnp.asarray(jnp.real(a * b), float), None  # constants: no basis change
+  product, change = _alpha_beta(a, b), None  # constants: no basis change
   if varying:
     change = jnp.where(count == 0, 0.0, product - state.alpha_beta)
     if params is None:
@@ -324,6 +328,11 @@ def _phi_coefficients(options: _Coefficients, varying: bool, state: IndianState,
       change = None
   c = options._replace(learning_rate=lr, alpha=a, beta=b, first_step=count == 0)
   return c._replace(basis_change=change), {"alpha_beta": product}
+
+
+def _alpha_beta(alpha: Any, beta: Any) -> jax.Array:
+  """The product φ's basis is kept as: real (inject_hyperparams may cast to complex), float."""
+  return jnp.asarray(jnp.real(alpha * beta), float)
 
 
 _SCHEDULES_NEED_PARAMS = (
