@@ -377,7 +377,7 @@ BAD_INPUT = [
   (["sweep", "--seed", "5000000000"], "--seed: must be in [0, 4294967295], got 5000000000"),
   (
     ["sweep", "--seed", "4294967295", "--seeds", "2"],
-    "--seed: seeds must be integers in [0, 2**32), got 4294967296",
+    "--seed: must be integers in [0, 2**32), got 4294967296",
   ),
   (["sweep", "--val-fraction", "1"], "--val-fraction: must be in [0, 1), got 1"),
   (["sweep", "--val-fraction", "0"], "--val-fraction: select='val_accuracy' needs a validation"),

@@ -34,8 +34,9 @@ from indian_optax.app.sweep import (
   SweepArgumentError,
   auto_chunk_size,
   check_arguments,
-  held_out_per_class,
+  check_batch_size,
   sweep,
+  training_split_size,
 )
 
 PROG = "indian-optax"
@@ -310,7 +311,7 @@ class Plan:
 
   @property
   def seeds_list(self) -> list[int]:
-    return [self.options["seed"] + i for i in range(self.options.get("seeds", 1))]
+    return _seeds(self.options)
 
   @property
   def runs_per_sweep(self) -> list[int]:
@@ -345,13 +346,11 @@ def _check_options(options: Mapping[str, Any], run: Mapping[str, Any], sweeps, h
     raise UsageError("--resume: name the folder to continue with --out DIR")
   if halving and run["resume"]:
     raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
-  seeds = [options["seed"] + i for i in range(options.get("seeds", 1))]
   try:  # the engine's own checks, once, with its messages
-    check_arguments(sweeps[0].grid, seeds, options["epochs"], options["batch_size"],
+    check_arguments(sweeps[0].grid, _seeds(options), options["epochs"], options["batch_size"],
                     options["select"], options["val_fraction"], None)  # fmt: skip
   except SweepArgumentError as error:
-    option = {"seeds": "--seed", "grid": "--lr"}.get(error.argument, _option(error.argument))
-    raise UsageError(f"{option}: {error.message}") from None
+    raise _usage_error(error) from None
   try:
     datasets.check_name(options["dataset"])
   except datasets.DataError as error:
@@ -359,6 +358,17 @@ def _check_options(options: Mapping[str, Any], run: Mapping[str, Any], sweeps, h
   if options["model"] is not None and options["model"] not in models.MODELS:
     model = options["model"]
     raise UsageError(f"--model: unknown model {model!r}: use {' or '.join(models.MODELS)}")
+
+
+def _seeds(options: Mapping[str, Any]) -> list[int]:
+  """The seeds of every setting: --seed, then the next --seeds - 1."""
+  return [options["seed"] + i for i in range(options.get("seeds", 1))]
+
+
+def _usage_error(error: SweepArgumentError) -> UsageError:
+  """The engine's message after the option it is about (``--batch-size: 1005 exceeds ...``)."""
+  option = {"seeds": "--seed", "grid": "--lr"}.get(error.argument, _option(error.argument))
+  return UsageError(f"{option}: {error.message.removeprefix(error.argument + ' ')}")
 
 
 def _grid_option(command: str, options: Mapping[str, Any], name: str, hyper: str) -> list[float]:
@@ -687,15 +697,10 @@ def _dataset_and_model(plan: Plan):
     )
   except ValueError as error:
     raise UsageError(f"--model: {error}") from None
-  held_out = sum(held_out_per_class(dataset.y_train, plan.val_fraction).values())
-  if plan.val_fraction > 0 and held_out == 0:
-    raise UsageError(
-      f"--val-fraction: {plan.val_fraction} holds out no sample of the "
-      f"{len(dataset.y_train)} training samples"
-    )
-  train_size = len(dataset.y_train) - held_out  # the training split the sweep will use
-  if plan.batch_size > train_size:
-    raise UsageError(f"--batch-size: {plan.batch_size} exceeds the {train_size} training samples")
+  try:  # the training split the sweep will make, sized by the engine's own rule
+    check_batch_size(plan.batch_size, training_split_size(dataset.y_train, plan.val_fraction))
+  except SweepArgumentError as error:
+    raise _usage_error(error) from None
   return dataset, model
 
 

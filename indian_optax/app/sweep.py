@@ -87,6 +87,35 @@ def held_out_per_class(y: np.ndarray, fraction: float) -> dict[Any, int]:
   }
 
 
+class SweepArgumentError(ValueError):
+  """A bad argument of :func:`sweep`, named by ``argument`` (the command line maps it to its
+  option, so one check gives both the API's exception and the command's one line)."""
+
+  def __init__(self, argument: str, message: str, owner: str = "sweep"):
+    super().__init__(f"{owner}: {message}")
+    self.argument, self.message = argument, message
+
+
+def training_split_size(y: np.ndarray, fraction: float, owner: str = "sweep") -> int:
+  """How many samples :func:`validation_split` leaves for training.
+
+  Raises:
+    SweepArgumentError: when a fraction > 0 holds out no sample at all.
+  """
+  held_out = sum(held_out_per_class(y, fraction).values())
+  if fraction > 0 and held_out == 0:
+    message = f"val_fraction {fraction} holds out no sample of the {len(y)} training samples"
+    raise SweepArgumentError("val_fraction", message, owner)
+  return len(y) - held_out
+
+
+def check_batch_size(batch_size: int, training_samples: int) -> None:
+  """Raises :class:`SweepArgumentError` when not one minibatch fits in the training split."""
+  if batch_size > training_samples:
+    message = f"batch_size {batch_size} exceeds the {training_samples} training samples"
+    raise SweepArgumentError("batch_size", message)
+
+
 def validation_split(
   x: np.ndarray, y: np.ndarray, fraction: float, *, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -102,6 +131,7 @@ def validation_split(
   if not 0.0 <= fraction < 1.0:
     raise ValueError(f"val_fraction must be in [0, 1), got {fraction}")
   y = np.asarray(y)
+  training_split_size(y, fraction, owner="validation_split")
   rng = np.random.default_rng(seed)
   held_out = []
   for label, count in held_out_per_class(y, fraction).items():
@@ -109,20 +139,7 @@ def validation_split(
     held_out.append(rng.permutation(members)[:count])
   val = np.zeros(len(y), dtype=bool)
   val[np.concatenate(held_out).astype(int)] = True
-  if fraction > 0 and not val.any():
-    raise ValueError(
-      f"val_fraction {fraction} holds out no sample of the {len(y)} training samples"
-    )
   return x[~val], y[~val], x[val], y[val]
-
-
-class SweepArgumentError(ValueError):
-  """A bad argument of :func:`sweep`, named by ``argument`` (the command line maps it to its
-  option, so one check gives both the API's exception and the command's one line)."""
-
-  def __init__(self, argument: str, message: str):
-    super().__init__(f"sweep: {message}")
-    self.argument, self.message = argument, message
 
 
 def check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, validation) -> float:
@@ -284,10 +301,8 @@ def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int, v
     x_val, y_val = (np.asarray(a) for a in validation)
     if len(x_val) != len(y_val):
       raise ValueError(f"sweep: validation has {len(x_val)} inputs but {len(y_val)} labels")
-  batches = len(y_train) // batch_size
-  if batches == 0:
-    raise ValueError(f"sweep: batch_size {batch_size} exceeds the {len(y_train)} training samples")
-  return (x_train, y_train, x_val, y_val, x_test, y_test), batches
+  check_batch_size(batch_size, len(y_train))
+  return (x_train, y_train, x_val, y_val, x_test, y_test), len(y_train) // batch_size
 
 
 def _run_chunks(job: SweepJob, splits, resume_from, on_epoch, on_chunk) -> SweepResult:
