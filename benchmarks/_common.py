@@ -1,5 +1,6 @@
-"""Shared by the benchmark scripts: machine description, paired timing, RESULTS.md sections."""
+"""Shared by the benchmark scripts: machine, paired timing, the paired verdict rule, sections."""
 
+import dataclasses
 import datetime
 import math
 import os
@@ -9,12 +10,14 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
+import scipy.stats
 
 from indian_optax.app import SweepResult, data, models
+from indian_optax.app.results import Setting, higher_is_better
 
 RESULTS = pathlib.Path(__file__).parent / "RESULTS.md"
 
@@ -86,10 +89,84 @@ def write_section(name: str, body: str, path: pathlib.Path = RESULTS) -> None:
   path.write_text(text)
 
 
-def two_standard_errors(a: Sequence[float], b: Sequence[float]) -> float:
-  """Two standard errors of the difference of the means of two samples (seeds): a tie's bound."""
-  a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-  return 2 * math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
+CONFIDENCE = 0.95
+"""The confidence of every verdict in RESULTS.md."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Paired:
+  """The paired comparison of two settings' final metric over the seeds they share.
+
+  The methods of a benchmark share seeds (the same initialisation and data order),
+  so the per-seed differences ``a - b`` are the sample: their mean, and its t interval
+  with the t critical value for ``n - 1`` degrees of freedom at ``confidence``.
+
+  Attributes:
+    metric: the final metric compared (``final_test_accuracy`` ...).
+    seeds: the shared seeds, in order.
+    difference: mean over those seeds of ``a - b`` (NaN if a run diverged).
+    low, high: the interval's ends (NaN with fewer than 2 seeds).
+    confidence: its confidence.
+    verdict: for ``a``: ``win`` or ``lose`` when the interval excludes 0 (on the
+      metric's better side or not), ``tie`` when it holds 0, ``n/a`` without an
+      interval (one seed, or a diverged run).
+  """
+
+  metric: str
+  seeds: tuple[int, ...]
+  difference: float
+  low: float
+  high: float
+  confidence: float
+  verdict: str
+
+  @property
+  def n(self) -> int:
+    return len(self.seeds)
+
+  def __str__(self) -> str:
+    if math.isnan(self.low):
+      return f"{self.difference:+.4f} ({self.verdict})"
+    return f"{self.difference:+.4f} [{self.low:+.4f}, {self.high:+.4f}] {self.verdict}"
+
+
+def paired(a: Setting, b: Setting, metric: str, *, confidence: float = CONFIDENCE) -> Paired:
+  """Setting ``a`` against ``b`` on a final ``metric``: the one rule for every verdict."""
+  per_seed = lambda s: dict(zip(s.seeds, s.per_seed[metric], strict=True))
+  return paired_values(per_seed(a), per_seed(b), metric, confidence=confidence)
+
+
+def paired_values(
+  a: Mapping[int, float], b: Mapping[int, float], metric: str, *, confidence: float = CONFIDENCE
+) -> Paired:
+  """``a`` against ``b`` (seed -> value of ``metric``, whose name gives the better side)."""
+  seeds = tuple(s for s in a if s in b)
+  differences = np.array([a[s] - b[s] for s in seeds], dtype=float)
+  difference = float(np.mean(differences)) if len(seeds) else math.nan
+  if len(seeds) < 2 or not np.all(np.isfinite(differences)):
+    return Paired(metric, seeds, difference, math.nan, math.nan, confidence, "n/a")
+  half = t_critical(len(seeds), confidence) * np.std(differences, ddof=1) / math.sqrt(len(seeds))
+  low, high = difference - half, difference + half
+  better = 1 if higher_is_better(metric) else -1
+  verdict = "tie" if low <= 0 <= high else ("win" if better * difference > 0 else "lose")
+  return Paired(metric, seeds, difference, float(low), float(high), confidence, verdict)
+
+
+def t_critical(n: int, confidence: float = CONFIDENCE) -> float:
+  """The two-sided t critical value for ``n`` paired differences (``n - 1`` degrees of freedom)."""
+  return float(scipy.stats.t.ppf((1 + confidence) / 2, n - 1))
+
+
+def rule(n: int, confidence: float = CONFIDENCE) -> str:
+  """The sentence every verdict in RESULTS.md comes with."""
+  if n < 2:
+    return f"Verdicts: none (n = {n} seed: a paired interval needs at least 2 shared seeds)."
+  return (
+    f"Verdicts: paired t interval of the per-seed difference over the n = {n} shared seeds, "
+    f"{confidence:.0%} confidence (t critical value {t_critical(n, confidence):.2f} for "
+    f"{n - 1} degrees of freedom); win or lose when the interval excludes 0, tie when it holds "
+    "it; intervals are shown as mean difference [low, high]."
+  )
 
 
 def half_decades(low: int, high: int) -> list[float]:

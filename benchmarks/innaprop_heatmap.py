@@ -81,13 +81,12 @@ def _cells(result) -> dict:
 
 
 def _within_noise(cells: dict) -> int:
-  """Cells whose mean accuracy is within two standard errors of the difference from the best."""
+  """Cells that tie with the best one: the paired rule over the seeds, on validation accuracy."""
   settings = [s for s in cells.values() if s and np.isfinite(s.mean["final_val_accuracy"])]
   best = max(settings, key=lambda s: s.mean["final_val_accuracy"])
-  # The cells come from sub-results: their own per-seed numbers, never rows of ``result``.
-  seeds = lambda s: np.asarray(s.per_seed["final_val_accuracy"])
-  gap = lambda s: best.mean["final_val_accuracy"] - s.mean["final_val_accuracy"]
-  return sum(gap(s) <= _common.two_standard_errors(seeds(s), seeds(best)) for s in settings)
+  # The cells come from sub-results: each carries its own per-seed numbers (``per_seed``).
+  ties = [_common.paired(s, best, "final_val_accuracy").verdict == "tie" for s in settings]
+  return sum(ties)
 
 
 def _section(runs: dict, minutes: dict, grid: dict, figure: str) -> str:
@@ -131,13 +130,13 @@ def _section(runs: dict, minutes: dict, grid: dict, figure: str) -> str:
       f"{epochs} epochs: the five best cells (alpha, beta) "
       f"{[(float(a), float(b)) for a, b in best]}, mean alpha {alphas.mean():.2f}, mean beta "
       f"{betas.mean():.2f}; {_within_noise(cells[epochs])} of {len(keys)} cells "
-      "(the best included) are within two standard errors (over the seeds) of the best"
+      "(the best included) tie with the best (paired rule above)"
     )
   return (
     f"**INNAprop (alpha, beta) at two budgets** (`figures/{figure}`): {DATASET} {MODEL}, "
     f"alpha {grid['alpha']} x beta {grid['beta']} x learning rate {grid['learning_rate']}, "
     f"sigma and weight decay at their defaults, batch 64, {len(SEEDS)} seeds, selection by "
-    f"final validation accuracy (10 % held out of the training set).\n\n"
+    f"final validation accuracy (10 % held out of the training set). {_common.rule(len(SEEDS))}\n\n"
     + "\n".join(f"- {line}" for line in lines)
   )
 
