@@ -1,13 +1,16 @@
 """Cost of one optimizer step, INDIAN and INNAprop against their Optax peers, in one process.
 
 One step is ``update`` + ``optax.apply_updates``, jitted with params and state
-donated. For each param tree the six optimizers are timed in interleaved rounds;
-the table gives medians, ratios to the peer, the achieved bandwidth (bytes an
-ideal step must move / time) against a measured memcpy bandwidth, and the
-state-sized copies in the compiled step.
+donated. For each param tree the six optimizers are timed in interleaved rounds,
+twice: one jitted call per step (what a Python training loop pays, dispatch
+included), and K steps inside one jitted ``lax.fori_loop`` (what a step costs inside
+a jitted training loop), per step. The tables give medians, ratios to the peer, the
+achieved bandwidth (bytes an ideal step must move / time) against the device's own
+copy bandwidth, and the state-sized copies in the compiled step.
 
-    python benchmarks/step_cost.py            # full run, updates RESULTS.md
-    python benchmarks/step_cost.py --quick    # smoke test (small trees, no RESULTS.md update)
+    python benchmarks/step_cost.py                       # CPU plan, updates RESULTS.md
+    python benchmarks/step_cost.py --plan accelerator    # GPU/TPU plan: larger trees
+    python benchmarks/step_cost.py --quick               # smoke test (small trees)
 """
 
 import argparse
@@ -64,12 +67,13 @@ def make_tree(kind: str, elements: int, dtype) -> dict:
   return {f"p{i:03d}": jnp.full((size,), 0.5, dtype) for i, size in enumerate(sizes)}
 
 
-def memcpy_bandwidth(nbytes: int) -> tuple[float, float]:
+def memcpy_bandwidth(nbytes: int, steps: int = 10) -> tuple[float, float]:
   """Bytes moved per second (read + write) copying an ``nbytes`` buffer: (NumPy, XLA).
 
-  NumPy's ``copyto`` is one thread's memcpy; the XLA figure is a jitted, donated
-  in-place scale (one read and one write per element) on all cores, the ceiling
-  of any XLA loop. Percentages in the table are of the larger of the two.
+  NumPy's ``copyto`` is one host thread's memcpy; the XLA figure is ``steps``
+  in-place scales (one read and one write per element) inside one jitted, donated
+  ``lax.fori_loop`` on the device, the ceiling of any XLA loop there, without the
+  dispatch of a call. Percentages in the tables are of the larger of the two.
   """
   source = np.ones(nbytes // 4, np.float32)
   target = np.empty_like(source)
@@ -78,36 +82,81 @@ def memcpy_bandwidth(nbytes: int) -> tuple[float, float]:
     np.copyto(target, source)
     return target
 
-  scale = jax.jit(lambda x: x * np.float32(1.0000001), donate_argnums=0)
+  scale = lambda _, x: x * np.float32(1.0000001)
+  scales = jax.jit(lambda x: jax.lax.fori_loop(0, steps, scale, x), donate_argnums=0)
   holder = [jnp.asarray(source)]
 
   def xla_copy():
-    holder[0] = scale(holder[0])
+    holder[0] = scales(holder[0])
     return holder[0]
 
   medians = _common.interleaved_medians({"numpy": numpy_copy, "xla": xla_copy}, repeats=9)
-  return 2 * source.nbytes / medians["numpy"], 2 * source.nbytes / medians["xla"]
+  return 2 * source.nbytes / medians["numpy"], 2 * steps * source.nbytes / medians["xla"]
 
+
+RESNET50 = sum(resnet50_leaf_sizes())  # 25,557,032
+
+PLANS = {
+  "quick": [(kind, 10_000, jnp.float32) for kind in ("1 leaf", "10 leaves", "ResNet-50-like")],
+  "cpu": [
+    (kind, n, dtype)
+    for n in (10_000, 1_000_000, 10_000_000)
+    for kind in ("1 leaf", "10 leaves", "ResNet-50-like")
+    for dtype in (jnp.float32, jnp.bfloat16)
+  ]
+  + [(kind, 100_000_000, jnp.float32) for kind in ("1 leaf", "10 leaves")],
+  "accelerator": [
+    ("ResNet-50-like", RESNET50, jnp.float32),
+    ("ResNet-50-like", RESNET50, jnp.bfloat16),
+    ("1 leaf", 100_000_000, jnp.float32),
+    ("10 leaves", 100_000_000, jnp.float32),
+    ("10 leaves", 100_000_000, jnp.bfloat16),
+    ("10 leaves", 1_000_000_000, jnp.float32),
+    ("ResNet-50-like", 1_000_000_000, jnp.bfloat16),
+  ],
+}
+"""(tree kind, elements, dtype) of each plan."""
 
 PAIRS = (("indian", "momentum"), ("indian", "nesterov"), ("indian", "adam"), ("innaprop", "adamw"))
 """Each ratio comes from its own A B A B ... session, so no third optimizer disturbs it."""
 
 
-def time_step(tree: dict, repeats: int) -> dict[tuple[str, str], dict[str, float]]:
-  """Median step seconds of each pair's two optimizers, timed interleaved."""
+def step_function(tx: optax.GradientTransformation, steps: int = 0):
+  """Jitted ``(params, state, grads) -> (params, state)``, params and state donated.
+
+  ``steps=0``: one step per call. ``steps=K``: K steps inside one ``lax.fori_loop``,
+  each with the gradient scaled by ``1 + 1e-7 k`` so that no gradient-only work
+  (Adam's g², say) can be hoisted out of the loop.
+  """
+
+  def step(params, state, grads):
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state
+
+  if not steps:
+    return jax.jit(step, donate_argnums=(0, 1))
+
+  def loop(params, state, grads):
+    def body(k, carry):
+      scale = 1 + 1e-7 * k.astype(jnp.float32)
+      return step(*carry, jax.tree.map(lambda g: (g * scale).astype(g.dtype), grads))
+
+    return jax.lax.fori_loop(0, steps, body, (params, state))
+
+  return jax.jit(loop, donate_argnums=(0, 1))
+
+
+def time_step(tree: dict, repeats: int, steps: int = 0) -> dict[tuple[str, str], dict[str, float]]:
+  """Median seconds per step of each pair's two optimizers, timed interleaved.
+
+  ``steps`` as in :func:`step_function`: 0 times one call per step, K divides the
+  time of one call running K steps by K.
+  """
   grads = jax.tree.map(lambda p: (0.01 * p).astype(p.dtype), tree)
-  steps = {}
-  for name, (factory, _) in OPTIMIZERS.items():
-    tx = factory()
-
-    def step(params, state, grads, tx=tx):
-      updates, state = tx.update(grads, state, params)
-      return optax.apply_updates(params, updates), state
-
-    steps[name] = (tx, jax.jit(step, donate_argnums=(0, 1)))
 
   def runner(name):
-    tx, compiled = steps[name]
+    tx = OPTIMIZERS[name][0]()
+    compiled = step_function(tx, steps)
     params = jax.tree.map(jnp.copy, tree)
     holder = [params, tx.init(params)]
 
@@ -117,94 +166,97 @@ def time_step(tree: dict, repeats: int) -> dict[tuple[str, str], dict[str, float
 
     return run
 
+  per_step = lambda medians: {name: t / max(steps, 1) for name, t in medians.items()}
   return {
-    pair: _common.interleaved_medians({n: runner(n) for n in pair}, repeats) for pair in PAIRS
+    pair: per_step(_common.interleaved_medians({n: runner(n) for n in pair}, repeats))
+    for pair in PAIRS
   }
 
 
-def table_row(kind, size, dtype, timings, achieved, bandwidth, copies) -> list[str]:
+def table_row(kind, size, dtype, timings, bandwidth, last) -> list[str]:
+  """One row: medians, ratios to the peers, achieved GB/s (and % of ``bandwidth``), ``last``."""
   medians = {**timings[("indian", "momentum")], **timings[("innaprop", "adamw")]}
-
-  def ms(name):
-    return f"{1e3 * medians[name]:.3g}"
-
-  def ratio(a, b):
-    return f"{timings[(a, b)][a] / timings[(a, b)][b]:.2f}"
+  itemsize = jnp.dtype(dtype).itemsize
+  ms = lambda name: f"{1e3 * medians[name]:.3g}"
+  ratio = lambda a, b: f"{timings[(a, b)][a] / timings[(a, b)][b]:.2f}"
 
   def share(name):
-    return f"{achieved[name] / 1e9:.1f} ({100 * achieved[name] / bandwidth:.0f}%)"
+    achieved = OPTIMIZERS[name][1] * size * itemsize / medians[name]
+    return f"{achieved / 1e9:.1f} ({100 * achieved / bandwidth:.0f}%)"
 
   return [
-    kind,
-    f"{size:.0e}".replace("e+0", "e"),
-    jnp.dtype(dtype).name,
-    ms("indian"),
-    ms("momentum"),
-    f"**{ratio('indian', 'momentum')}**",
-    ratio("indian", "nesterov"),
-    ratio("indian", "adam"),
-    ms("innaprop"),
-    ms("adamw"),
-    f"**{ratio('innaprop', 'adamw')}**",
-    share("indian"),
-    share("innaprop"),
-    f"{copies['indian']}, {copies['innaprop']}",
-  ]
+    kind, f"{size:.2g}".replace("e+0", "e"), jnp.dtype(dtype).name, ms("indian"),
+    ms("momentum"), f"**{ratio('indian', 'momentum')}**", ratio("indian", "nesterov"),
+    ratio("indian", "adam"), ms("innaprop"), ms("adamw"), f"**{ratio('innaprop', 'adamw')}**",
+    share("indian"), share("innaprop"), last,
+  ]  # fmt: skip
+
+
+HEADER = [
+  "tree", "elements", "dtype", "INDIAN ms", "momentum ms", "INDIAN / momentum",
+  "INDIAN / nesterov", "INDIAN / adam", "INNAprop ms", "AdamW ms", "INNAprop / AdamW",
+  "INDIAN GB/s (% copy)", "INNAprop GB/s (% copy)",
+]  # fmt: skip
+
+
+def measure(kind: str, elements: int, dtype, quick: bool) -> tuple[list[str], list[str]]:
+  """One tree's two rows: one call per step, and K steps inside one jitted loop."""
+  tree = make_tree(kind, elements, dtype)
+  size = sum(leaf.size for leaf in jax.tree.leaves(tree))
+  repeats = 5 if quick else max(30, min(300, int(3e9 / max(size, 1) / 5)))
+  steps = 3 if quick else max(10, min(200, int(1e9 / max(size, 1))))
+  per_call = time_step(tree, repeats)
+  in_loop = time_step(tree, 5 if quick else max(15, repeats // 4), steps)
+  copies = {
+    name: diagnostics.count_state_sized_copies(OPTIMIZERS[name][0](), tree)
+    for name in ("indian", "innaprop")
+  }
+  dispatch = lambda a, b: f"{per_call[(a, b)][a] / in_loop[(a, b)][a]:.2f}"
+  return (
+    (kind, size, dtype, per_call, f"{copies['indian']}, {copies['innaprop']}"),
+    (kind, size, dtype, in_loop, f"{steps}: {dispatch('indian', 'momentum')}, "
+     f"{dispatch('innaprop', 'adamw')}"),
+  )  # fmt: skip
 
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="small trees, few repeats")
+  parser.add_argument(
+    "--plan", choices=("cpu", "accelerator"), default="cpu", help="which trees (default cpu)"
+  )
   parser.add_argument("--results", type=pathlib.Path, help="RESULTS.md to update")
   args = parser.parse_args(argv)
-  if args.quick:
-    plan = [(kind, 10_000, jnp.float32) for kind in ("1 leaf", "10 leaves", "ResNet-50-like")]
-    results = args.results
-  else:
-    plan = [
-      (kind, n, dtype)
-      for n in (10_000, 1_000_000, 10_000_000)
-      for kind in ("1 leaf", "10 leaves", "ResNet-50-like")
-      for dtype in (jnp.float32, jnp.bfloat16)
-    ]
-    plan += [(kind, 100_000_000, jnp.float32) for kind in ("1 leaf", "10 leaves")]
-    results = args.results or _common.RESULTS
-  numpy_bandwidth, xla_bandwidth = memcpy_bandwidth(4 * max(n for _, n, _ in plan))
+  plan = PLANS["quick" if args.quick else args.plan]
+  results = args.results if args.quick else (args.results or _common.RESULTS)
+  copy_bytes = 4 * max(n for _, n, _ in plan)
+  numpy_bandwidth, xla_bandwidth = memcpy_bandwidth(copy_bytes)
   bandwidth = max(numpy_bandwidth, xla_bandwidth)
-  rows = []
+  calls, loops = [], []
   for kind, elements, dtype in plan:
-    tree = make_tree(kind, elements, dtype)
-    size = sum(leaf.size for leaf in jax.tree.leaves(tree))
-    itemsize = jnp.dtype(dtype).itemsize
-    repeats = 5 if args.quick else max(30, min(300, int(3e9 / max(size, 1) / 5)))
-    timings = time_step(tree, repeats)
-    copies = {
-      name: diagnostics.count_state_sized_copies(OPTIMIZERS[name][0](), tree)
-      for name in ("indian", "innaprop")
-    }
-    seconds = {"indian": timings[("indian", "momentum")]["indian"]}
-    seconds["innaprop"] = timings[("innaprop", "adamw")]["innaprop"]
-    achieved = {name: OPTIMIZERS[name][1] * size * itemsize / seconds[name] for name in seconds}
-    rows.append(table_row(kind, size, dtype, timings, achieved, bandwidth, copies))
-    print(" | ".join(rows[-1]), flush=True)
-  header = [
-      "tree", "elements", "dtype", "INDIAN ms", "momentum ms", "INDIAN / momentum",
-      "INDIAN / nesterov", "INDIAN / adam", "INNAprop ms", "AdamW ms", "INNAprop / AdamW",
-      "INDIAN GB/s (% memcpy)", "INNAprop GB/s (% memcpy)", "state copies (INDIAN, INNAprop)",
-  ]  # fmt: skip
+    call, loop = measure(kind, elements, dtype, args.quick)
+    calls.append(table_row(*call[:4], bandwidth, call[4]))
+    loops.append(table_row(*loop[:4], bandwidth, loop[4]))
+    print(" | ".join(calls[-1]), "\n", " | ".join(loops[-1]), flush=True)
   body = (
-    f"Copy bandwidth (read + write) of a {4 * max(n for _, n, _ in plan) / 1e6:.0f} MB buffer: "
-    f"NumPy memcpy {numpy_bandwidth / 1e9:.1f} GB/s, XLA in-place scale on all cores "
-    f"{xla_bandwidth / 1e9:.1f} GB/s; % memcpy is of the larger. "
-    "Each ratio: medians of its own interleaved A B A B rounds; GB/s counts the arrays "
-    "an ideal fused step moves "
-    "(INDIAN and momentum 5, Adam/AdamW/INNAprop 7).\n\n" + _common.markdown_table(header, rows)
+    f"Copy bandwidth (read + write) of a {copy_bytes / 1e6:.0f} MB buffer: host NumPy memcpy "
+    f"{numpy_bandwidth / 1e9:.1f} GB/s, XLA in-place scale on the device (10 in one jitted loop) "
+    f"{xla_bandwidth / 1e9:.1f} GB/s; % copy is of the larger. Each ratio: medians of its own "
+    "interleaved A B A B rounds; GB/s counts the arrays an ideal fused step moves (INDIAN "
+    "and momentum 5, Adam/AdamW/INNAprop 7).\n\n"
+    "**One jitted call per step** (a Python training loop: dispatch included):\n\n"
+    + _common.markdown_table(HEADER + ["state copies (INDIAN, INNAprop)"], calls)
+    + "\n\n**Inside a jitted training loop**: K steps in one `lax.fori_loop` per call, time "
+    "per step; the last column gives K and how much more a step costs when called one at a "
+    "time (per-call / in-loop, INDIAN and INNAprop):\n\n"
+    + _common.markdown_table(HEADER + ["K: per call / in loop (INDIAN, INNAprop)"], loops)
   )
+  section = "step_cost" if args.plan == "cpu" else "step_cost_accelerator"
   if results is not None:
-    _common.write_section("step_cost", body, results)
+    _common.write_section(section, body, results)
   else:
     print(body)
-  if any(math.isnan(float(r[5].strip("*"))) for r in rows):
+  if any(math.isnan(float(r[5].strip("*"))) for r in calls + loops):
     raise SystemExit("a timing came out NaN")
 
 
