@@ -47,6 +47,23 @@ def test_benchmark_runs_quick_and_writes_its_section(tmp_path, name, section):
   assert section in text and "Reproduce:" in text
 
 
+@pytest.mark.parametrize(
+  "name, section, text",
+  [
+    ("sweep_throughput", "sweep_throughput_accelerator", "vs the loop"),
+    ("step_cost", "step_cost_accelerator", "Inside a jitted training loop"),
+  ],
+)
+def test_the_accelerator_plan_runs_quick_here_and_writes_its_own_section(
+  tmp_path, name, section, text
+):
+  """``--plan accelerator`` runs on any backend (sized for a GPU, smoke-tested small here)."""
+  results = tmp_path / "RESULTS.md"
+  load(name).main(["--quick", "--plan", "accelerator", "--results", str(results)])
+  written = results.read_text()
+  assert f"<!-- {section}:start -->" in written and text in written
+
+
 def test_state_memory_runs_quick_on_eight_simulated_devices(tmp_path):
   """It sets up its 8 devices before importing JAX, so it runs in its own process."""
   results = tmp_path / "RESULTS.md"
