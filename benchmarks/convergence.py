@@ -30,6 +30,8 @@ TUNED = "indian, (alpha, beta) tuned"
 """The labelled extra row: INDIAN over ``INDIAN_GRID`` x the learning rates."""
 OPTIMIZERS = ("indian", "innaprop", "sgd", "momentum", "adam", "adamw", "adagrad", TUNED)
 PEERS = ("sgd", "momentum", "adam", "adamw", "adagrad")
+COUNTERPARTS = (("indian", "momentum"), ("innaprop", "adamw"))
+"""Each inertial optimizer and the Optax optimizer it is built like (heavy ball; AdamW)."""
 SETUPS = {
   "digits-mlp": ("digits", "mlp", 15),
   "mnist1d-mlp": ("mnist1d", "mlp", 20),
@@ -52,7 +54,7 @@ def main(argv=None) -> None:
     setups = [(dataset, model, args.epochs) for dataset, model, _ in setups]
   seeds = [0, 1] if args.quick else [0, 1, 2]
   lrs = [3e-3, 0.1] if args.quick else LEARNING_RATES
-  names = ("indian", "innaprop", "sgd") if args.quick else OPTIMIZERS
+  names = ("indian", "innaprop", "momentum") if args.quick else OPTIMIZERS
   figures = pathlib.Path(__file__).parent / "figures"
   for dataset_name, model_name, epochs in setups:
     inputs = _common.sweep_inputs(dataset_name, model_name)
@@ -101,7 +103,7 @@ def main(argv=None) -> None:
       f"choose. Grid edges: {interior}. The sixth column compares each optimizer with the "
       f"Optax optimizer of best validation accuracy, "
       f"{peers[0].hyperparameters['optimizer']}, on final test accuracy. "
-      f"{_common.rule(len(seeds))}\n\n" + table
+      f"{_common.rule(len(seeds))}\n\n" + table + _counterparts(chosen)
     )
     # One section per setup, written as soon as it is done: a long run leaves its
     # finished tables behind, and a setup can be rerun on its own (--setups).
@@ -109,6 +111,18 @@ def main(argv=None) -> None:
       section = f"convergence_{dataset_name}_{model_name}"
       _common.write_section(section, body, args.results or _common.RESULTS)
     print(body, flush=True)
+
+
+def _counterparts(chosen) -> str:
+  """Each inertial optimizer against its own Optax counterpart, by the same paired rule."""
+  by_name = {s.hyperparameters["optimizer"]: s for s in chosen}
+  lines = [
+    f"- {a} - {b}, final test accuracy: "
+    f"{_common.paired(by_name[a], by_name[b], 'final_test_accuracy')}"
+    for a, b in COUNTERPARTS
+    if a in by_name and b in by_name
+  ]
+  return "\n\nAgainst its counterpart:\n\n" + "\n".join(lines) if lines else ""
 
 
 def _grid_size() -> int:
