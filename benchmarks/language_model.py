@@ -259,7 +259,9 @@ def _section(result, tuning_rows, size, steps, figure, minutes, windows, validat
        mean_std("final_test_accuracy"), str(setting.diverged)]
     )  # fmt: skip
   interior = all(row[-1].startswith("interior") for row in tuning_rows)
-  adamw, *others = result.settings()
+  settings = result.settings()
+  adamw = next(s for s in settings if s.hyperparameters["optimizer"] == "AdamW")
+  others = [s for s in settings if s is not adamw]
   lines = [
     f"{s.hyperparameters['optimizer']} - AdamW, final test loss: "
     f"{_common.paired(s, adamw, 'final_test_loss')}"

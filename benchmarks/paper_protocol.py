@@ -138,7 +138,7 @@ def run_setup(
   steps_per_epoch = len(inputs["data"][0]) // BATCH_SIZE
   common = dict(**inputs, batch_size=BATCH_SIZE, val_fraction=0.0, select="train_loss")
   start = time.perf_counter()
-  tuning_rows, chosen, tuning_loss = [], {}, {}
+  tuning_rows, chosen, tuning_loss, interior = [], {}, {}, True
   for method in methods:
     make = method.factory(steps_per_epoch)
     run = lambda rates, make=make, label=method.label: sweep(
@@ -149,6 +149,7 @@ def run_setup(
     best = result.ranked_settings()[0]
     chosen[method.label] = best.hyperparameters["learning_rate"]
     tuning_loss[method.label] = best.mean["final_train_loss"]
+    interior = interior and edge.startswith("interior")
     tuning_rows.append(
       [method.label, _decay(method), f"{chosen[method.label]:g}",
        f"{tuning_loss[method.label]:.4g}", f"{len(result.settings())}: {edge}"]
@@ -177,7 +178,9 @@ def run_setup(
     title=f"{setup}: INDIAN paper protocol, batch {BATCH_SIZE}, mean and range of "
     f"{len(seeds)} seeds", bands=True,
   )  # fmt: skip
-  plan = dict(tuning_epochs=tuning_epochs, epochs=epochs, seeds=seeds, variant=variant)
+  plan = dict(
+    tuning_epochs=tuning_epochs, epochs=epochs, seeds=seeds, variant=variant, interior=interior
+  )
   return _section(setup, result, tuning_rows, plan, figure, minutes)
 
 
@@ -212,7 +215,7 @@ def _section(setup, result, tuning_rows, plan, figure, minutes) -> str:
        _mean_std(at(epochs)), f"{setting.mean['final_train_loss']:.3g}", str(setting.diverged)]
     )  # fmt: skip
   variants = sum(row[0].startswith("INDIAN") for row in tuning_rows)
-  interior = all(row[-1].split(": ", 1)[1].startswith("interior") for row in tuning_rows)
+  interior = plan["interior"]
   return (
     f"**{setup}** (`figures/{figure}`): batch {BATCH_SIZE}; gamma_0 of each method tuned by its "
     f"training loss after {tuning_epochs} epochs (seed {TUNING_SEED}, whole training set) on "

@@ -199,8 +199,10 @@ HEADER = [
 ]  # fmt: skip
 
 
-def measure(kind: str, elements: int, dtype, quick: bool) -> tuple[list[str], list[str]]:
-  """One tree's two rows: one call per step, and K steps inside one jitted loop."""
+def measure(
+  kind: str, elements: int, dtype, quick: bool, bandwidth: float
+) -> tuple[list[str], list[str]]:
+  """One tree's two table rows: one call per step, and K steps inside one jitted loop."""
   tree = make_tree(kind, elements, dtype)
   size = sum(leaf.size for leaf in jax.tree.leaves(tree))
   repeats = 5 if quick else max(30, min(300, int(3e9 / max(size, 1) / 5)))
@@ -212,11 +214,11 @@ def measure(kind: str, elements: int, dtype, quick: bool) -> tuple[list[str], li
     for name in ("indian", "innaprop")
   }
   dispatch = lambda a, b: f"{per_call[(a, b)][a] / in_loop[(a, b)][a]:.2f}"
+  dispatches = f"{steps}: {dispatch('indian', 'momentum')}, {dispatch('innaprop', 'adamw')}"
   return (
-    (kind, size, dtype, per_call, f"{copies['indian']}, {copies['innaprop']}"),
-    (kind, size, dtype, in_loop, f"{steps}: {dispatch('indian', 'momentum')}, "
-     f"{dispatch('innaprop', 'adamw')}"),
-  )  # fmt: skip
+    table_row(kind, size, dtype, per_call, bandwidth, f"{copies['indian']}, {copies['innaprop']}"),
+    table_row(kind, size, dtype, in_loop, bandwidth, dispatches),
+  )
 
 
 def main(argv=None) -> None:
@@ -234,9 +236,9 @@ def main(argv=None) -> None:
   bandwidth = max(numpy_bandwidth, xla_bandwidth)
   calls, loops = [], []
   for kind, elements, dtype in plan:
-    call, loop = measure(kind, elements, dtype, args.quick)
-    calls.append(table_row(*call[:4], bandwidth, call[4]))
-    loops.append(table_row(*loop[:4], bandwidth, loop[4]))
+    call, loop = measure(kind, elements, dtype, args.quick, bandwidth)
+    calls.append(call)
+    loops.append(loop)
     print(" | ".join(calls[-1]), "\n", " | ".join(loops[-1]), flush=True)
   body = (
     f"Copy bandwidth (read + write) of a {copy_bytes / 1e6:.0f} MB buffer: host NumPy memcpy "
