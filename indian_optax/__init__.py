@@ -10,16 +10,9 @@ loaded on first use so that ``import indian_optax`` stays light (they are not in
 
 from typing import Any
 
-from indian_optax import diagnostics
+from indian_optax import _deprecated, diagnostics
 from indian_optax._checks import HyperparameterError
-from indian_optax._inertial import (
-  IndianPsiState,
-  IndianState,
-  indian,
-  psi_from_state,
-  scale_by_indian,
-  scale_by_indian_psi,
-)
+from indian_optax._inertial import IndianState, indian, psi_from_state, scale_by_indian
 from indian_optax._innaprop import (
   ScaleByBiasCorrectedRmsState,
   innaprop,
@@ -34,6 +27,8 @@ _FROM_APP = ("SweepResult", "grid_points", "sweep")
 
 def __getattr__(name: str) -> Any:
   # The sweep engine's names, imported from the app on first use (PEP 562).
+  if name in _deprecated.DEPRECATED:
+    return _deprecated.get(name)
   if name in _FROM_APP:
     from indian_optax import app
 
@@ -43,7 +38,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
   "HyperparameterError",
-  "IndianPsiState",
   "IndianState",
   "ScaleByBiasCorrectedRmsState",
   "diagnostics",
@@ -53,5 +47,4 @@ __all__ = [
   "psi_from_state",
   "scale_by_bias_corrected_rms",
   "scale_by_indian",
-  "scale_by_indian_psi",
 ]

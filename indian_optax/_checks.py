@@ -88,16 +88,6 @@ def concrete_value(value: Any) -> Optional[np.ndarray]:
     return None
 
 
-def is_static_zero(value: Any) -> bool:
-  """True when ``value`` is concretely zero, so the term it scales can be left out.
-
-  Leaving the term out (rather than multiplying by zero) keeps ``update`` free of
-  ``params`` and avoids ``0 * inf = nan`` on non-finite params.
-  """
-  array = concrete_value(value)
-  return array is not None and not np.any(array)
-
-
 def _show(value: Any) -> str:
   array = np.asarray(value)
   return repr(array.item()) if array.ndim == 0 else np.array2string(array, separator=", ")

@@ -1,11 +1,13 @@
 r"""INNAprop: INDIAN on RMS-scaled gradients, after decoupled weight decay.
 
-The scaling is Optax's ``scale_by_rms(sigma, eps, eps_in_sqrt=False, bias_correction=True)``
-computed as INNAprop needs it, not that transformation: Optax keeps :math:`v` in the params'
-dtype, so it has no ``state_dtype`` (bfloat16 params with a float32 :math:`v`, where
-:math:`\sigma = 0.999` rounds to 1 in bfloat16), a complex :math:`v` for complex params,
-and arithmetic in that dtype. Here :math:`v` is real, in its own dtype (default: the params'
-real dtype), and the scaling is computed in at least float32.
+INNAprop is :func:`indian_optax.indian` (its one step, its one state) driven by the
+bias-corrected RMSprop scaling of the gradient. The scaling is Optax's
+``scale_by_rms(sigma, eps, eps_in_sqrt=False, bias_correction=True)`` computed as INNAprop
+needs it, not that transformation: Optax keeps :math:`v` in the params' dtype, so it has no
+``state_dtype`` (bfloat16 params with a float32 :math:`v`, where :math:`\sigma = 0.999` rounds
+to 1 in bfloat16), a complex :math:`v` for complex params, and arithmetic in that dtype. Here
+:math:`v` is real, in its own dtype (default: the params' real dtype), and the scaling is
+computed in at least float32.
 """
 
 from typing import Any, NamedTuple, Optional
@@ -16,7 +18,13 @@ import jax.numpy as jnp
 import optax
 
 from indian_optax import _checks
-from indian_optax._inertial import scale_by_indian_psi
+from indian_optax._inertial import (
+  IndianState,
+  _at_run_time,
+  _check_gradients,
+  _require_params,
+  indian,
+)
 from indian_optax._tree_utils import floating_params, unzip_leaves
 
 
@@ -74,22 +82,24 @@ def scale_by_bias_corrected_rms(
     **extra_args: Any,
   ) -> tuple[optax.Updates, ScaleByBiasCorrectedRmsState]:
     del params, extra_args
+    _check_gradients("scale_by_bias_corrected_rms", updates, state.nu)
     count = optax.safe_increment(state.count)
+    sigma_, eps_ = _at_run_time([sigma, eps], state.count.astype(float))  # see indian
 
-    def leaf_step(g, nu):
+    def leaf(g, nu):
       g = jnp.asarray(g)
       compute = jnp.promote_types(jnp.promote_types(g.dtype, nu.dtype), jnp.float32)
       real = jnp.finfo(compute).dtype
       # Real coefficients (inject_hyperparams casts them to complex params' dtype).
-      s, g_c = jnp.asarray(jnp.real(sigma), real), g.astype(compute)
+      s, g_c = jnp.asarray(jnp.real(sigma_), real), g.astype(compute)
       square = jnp.real(g_c * jnp.conj(g_c))  # |g|^2, as optax.scale_by_rms
-      new_nu = (s * nu.astype(real) + (1.0 - s) * square).astype(nu.dtype)
-      nu_hat = new_nu.astype(real) / (1.0 - s**count)
-      scaled = g_c / (jnp.sqrt(nu_hat) + jnp.asarray(jnp.real(eps), real))
+      nu_c = nu.astype(real)
+      new_nu = (nu_c + (1.0 - s) * (square - nu_c)).astype(nu.dtype)  # v_k = σv + (1 − σ)|g|²
+      nu_hat = new_nu.astype(real) / (1.0 - s**count)  # v̂_k
+      scaled = g_c / (jnp.sqrt(nu_hat) + jnp.asarray(jnp.real(eps_), real))  # ĝ_k
       return scaled.astype(g.dtype), new_nu
 
-    steps = jax.tree.map(leaf_step, updates, state.nu)
-    scaled, nu = unzip_leaves(updates, steps)
+    scaled, nu = unzip_leaves(updates, jax.tree.map(leaf, updates, state.nu))
     return scaled, ScaleByBiasCorrectedRmsState(count=count, nu=nu)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -108,8 +118,9 @@ def innaprop(
 ) -> optax.GradientTransformationExtraArgs:
   r"""INNAprop (Bolte, Boustany, Pauwels, Purica): INDIAN on RMS-scaled gradients.
 
-  Decoupled weight decay, then one INDIAN step (see :func:`indian`) driven by the
-  bias-corrected RMSprop-scaled gradient :math:`\hat g_k`, in the authors' form:
+  Decoupled weight decay, then one INDIAN step (:func:`indian`, the same step and state)
+  driven by the bias-corrected RMSprop-scaled gradient :math:`\hat g_k` (see
+  :func:`scale_by_bias_corrected_rms`). The authors write it
 
   .. math::
 
@@ -118,10 +129,10 @@ def innaprop(
     \theta_{k+1} &= \big(1 + \tfrac{\gamma_k(1-\alpha\beta)}{\beta-\gamma_k}\big)\theta_k
         - \tfrac{\gamma_k}{\beta-\gamma_k}\psi_{k+1} - \gamma_k\beta\,\hat g_k,
 
-  i.e. ``optax.chain(scale_by_bias_corrected_rms(sigma, eps), scale_by_indian_psi(...))``.
-  Memory: two param-sized buffers, like AdamW. Recommended :math:`(\alpha, \beta)`:
-  (0.1, 0.9) for fast early progress (GPT-2, LoRA, ResNet-18), (2, 2) for long CIFAR-10
-  runs, (1, 1) for ResNet-50; :math:`\sigma = 0.99` for GPT-2.
+  which is the same Euler step except at :math:`\gamma_k = \beta`, where it divides by zero
+  and this one does not. Memory: two param-sized buffers, like AdamW. Recommended
+  :math:`(\alpha, \beta)`: (0.1, 0.9) for fast early progress (GPT-2, LoRA, ResNet-18), (2, 2)
+  for long CIFAR-10 runs, (1, 1) for ResNet-50; :math:`\sigma = 0.99` for GPT-2.
 
   Args:
     learning_rate: the step size :math:`\gamma_k`, a float, array or schedule.
@@ -129,17 +140,19 @@ def innaprop(
     beta: Newtonian damping :math:`\beta > 0`, a float, array or schedule.
     sigma: decay :math:`\sigma \in [0, 1)` of the average of squared gradients.
     eps: :math:`\epsilon > 0` in the scaling's denominator.
-    weight_decay: decoupled weight decay :math:`\lambda \ge 0` (None or 0: off).
+    weight_decay: decoupled weight decay :math:`\lambda \ge 0` (None: off; any number, 0
+      included, needs the params in ``update``).
     state_dtype: dtype of both state buffers (default: the params' dtype).
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs` with the state
-    ``(ScaleByBiasCorrectedRmsState, IndianPsiState)``; ``update`` needs the params.
+    ``(ScaleByBiasCorrectedRmsState, IndianState)``. Its ``update`` needs the params
+    unless ``weight_decay`` is None and alpha and beta are no schedules (see :func:`indian`).
 
   Example:
     >>> import jax, jax.numpy as jnp, optax, indian_optax
     >>> f = lambda x: jnp.sum((x - 1.0) ** 2)
-    >>> tx = indian_optax.innaprop(learning_rate=0.05, weight_decay=0.0)
+    >>> tx = indian_optax.innaprop(learning_rate=0.05, weight_decay=None)
     >>> params = jnp.zeros(3); state = tx.init(params); update = jax.jit(tx.update)
     >>> for _ in range(300):
     ...   updates, state = update(jax.grad(f)(params), state, params)
@@ -151,7 +164,29 @@ def innaprop(
     Bolte, Boustany, Pauwels, Purica, `A second-order-like optimizer with adaptive gradient
     scaling for deep learning <https://arxiv.org/abs/2410.05871>`_, 2024.
   """
-  inertial = scale_by_indian_psi(
+  scaling = scale_by_bias_corrected_rms(sigma, eps, state_dtype=state_dtype)
+  inertial = indian(
     learning_rate, alpha, beta, decoupled_weight_decay=weight_decay, state_dtype=state_dtype
   )
-  return optax.chain(scale_by_bias_corrected_rms(sigma, eps, state_dtype=state_dtype), inertial)
+  decay, scheduled = weight_decay is not None, callable(alpha) or callable(beta)
+
+  def init_fn(params: optax.Params) -> tuple[ScaleByBiasCorrectedRmsState, IndianState]:
+    params = floating_params("innaprop", params)
+    return scaling.init(params), inertial.init(params)
+
+  def update_fn(
+    updates: optax.Updates,
+    state: tuple[ScaleByBiasCorrectedRmsState, IndianState],
+    params: Optional[optax.Params] = None,
+    **extra_args: Any,
+  ) -> tuple[optax.Updates, tuple[ScaleByBiasCorrectedRmsState, IndianState]]:
+    del extra_args
+    _check_gradients("innaprop", updates, state[1].phi)
+    if params is None:
+      _require_params("innaprop", weight_decay=decay,
+                      **{"a schedule of alpha or beta": scheduled})  # fmt: skip
+    scaled, rms_state = scaling.update(updates, state[0])  # ĝ_k
+    updates, inertial_state = inertial.update(scaled, state[1], params)  # INDIAN on ĝ_k
+    return updates, (rms_state, inertial_state)
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -1,6 +1,5 @@
 """The step-size decay used by the INDIAN/INNA authors."""
 
-import dataclasses
 from typing import Any
 
 import jax.numpy as jnp
@@ -34,9 +33,7 @@ def power_decay(
     transition_steps: the number of steps :math:`T \geq 1` between decays.
 
   Returns:
-    A schedule ``count -> step size``, usable as ``learning_rate`` anywhere in Optax. Its
-    ``max_value`` (:math:`\gamma_0`) tells :func:`scale_by_indian` the range of the step
-    sizes, so that it can keep its in-place form (see there).
+    A schedule ``count -> step size``, usable as ``learning_rate`` anywhere in Optax.
 
   Example:
     >>> import indian_optax
@@ -62,24 +59,10 @@ def power_decay(
     )
   transition_steps = int(steps)
 
-  return _PowerDecay(init_value, power, transition_steps)
-
-
-@dataclasses.dataclass(frozen=True)
-class _PowerDecay:
-  """gamma_0 / (1 + floor(k / T))^p as a callable that also says its largest value."""
-
-  init_value: Any
-  power: Any
-  transition_steps: int
-
-  @property
-  def max_value(self) -> Any:
-    """The largest step size, the first one (the decay never increases it)."""
-    return self.init_value
-
-  def __call__(self, count: Any) -> jnp.ndarray:
-    decays = jnp.floor_divide(count, self.transition_steps)
+  def schedule(count: Any) -> jnp.ndarray:
+    decays = jnp.floor_divide(count, transition_steps)
     # The default float type: float64 under jax_enable_x64, else float32.
     decays = jnp.asarray(decays, dtype=jnp.result_type(float))
-    return self.init_value / (1.0 + decays) ** self.power
+    return init_value / (1.0 + decays) ** power
+
+  return schedule

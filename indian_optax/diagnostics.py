@@ -2,7 +2,8 @@
 
 An optimizer step is memory-bound. If the parameter update reads the old state in
 one fusion while another fusion overwrites the state in place, XLA inserts a copy
-of the state, and the step costs several more passes over memory.
+of the state, and the step costs several more passes over memory. XLA:CPU writes one
+output per loop; XLA:GPU fuses both into one loop. See ``docs/algorithm.md`` ("Cost").
 """
 
 import re
@@ -53,9 +54,10 @@ def count_state_sized_copies(
   ``platform`` as in :func:`compiled_step_text`.
 
   Example:
-    >>> import jax.numpy as jnp, indian_optax
+    >>> import jax.numpy as jnp, optax, indian_optax
     >>> params = {"w": jnp.zeros((256, 256)), "b": jnp.zeros(256)}
-    >>> indian_optax.diagnostics.count_state_sized_copies(indian_optax.indian(0.1), params)
+    >>> momentum = optax.sgd(0.1, momentum=0.9)  # its update reads the new state
+    >>> indian_optax.diagnostics.count_state_sized_copies(momentum, params, "cpu")
     0
   """
   shapes = {tuple(leaf.shape) for leaf in jax.tree.leaves(params) if leaf.ndim}

@@ -1,5 +1,19 @@
+import os
+
 import jax
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The property tests' profiles: HYPOTHESIS_PROFILE=ci (the default: a fixed seed, few
+# examples) or thorough (for a release: 5,000 examples per test, 10^4 per property).
+settings.register_profile(
+  "ci", max_examples=40, derandomize=True, deadline=None,
+  suppress_health_check=[HealthCheck.too_slow],
+)  # fmt: skip
+settings.register_profile(
+  "thorough", max_examples=5_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
@@ -16,5 +30,5 @@ def float64():
 
 
 # The multi-device scripts set up 8 simulated devices at import; they run in their own
-# processes (test_sharding.py), never imported by pytest's collection (doctests included).
-collect_ignore = ["multidevice"]
+# processes, never imported by pytest's collection (doctests included).
+collect_ignore = ["integration/multidevice"]

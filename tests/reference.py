@@ -19,8 +19,10 @@ def indian_reference(
   decoupled_weight_decay=0.0,
   initial_speed=None,
   dtype=np.float64,
+  with_psi=False,
 ):
-  """Returns the iterates theta_1..theta_K of INDIAN in the paper's (theta, psi) form.
+  """Returns the iterates theta_1..theta_K of INDIAN in the paper's (theta, psi) form
+  (``with_psi``: and psi_1..psi_K).
 
   psi_0 = (1 - alpha beta) theta_0 - beta^2 g_0 + beta c g_0 gives the initial
   velocity -c g_0 (c = beta: the authors' PyTorch code). Coupled weight decay
@@ -33,7 +35,7 @@ def indian_reference(
   scalar = np.dtype(dtype).type if not np.issubdtype(dtype, np.complexfloating) else float
   theta = np.array(theta0, dtype=dtype)
   psi = None
-  trajectory = []
+  trajectory, psis = [], []
   for k, gamma in enumerate(step_sizes):
     a, b, gamma = scalar(_at(alpha, k)), scalar(_at(beta, k)), scalar(gamma)
     g = np.asarray(grad_fn(theta), dtype=dtype)
@@ -47,7 +49,8 @@ def indian_reference(
     psi = psi + gamma * ((1 / b - a) * theta - psi / b)
     theta = new_theta
     trajectory.append(theta.copy())
-  return np.array(trajectory)
+    psis.append(psi.copy())
+  return (np.array(trajectory), np.array(psis)) if with_psi else np.array(trajectory)
 
 
 def _at(value, k):

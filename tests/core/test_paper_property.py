@@ -1,28 +1,22 @@
-"""Property: every public transformation is the paper's recursion, over the whole valid domain.
+"""Property: both optimizers are the paper's recursion, over the whole valid domain.
 
-Hypothesis draws (learning_rate, alpha, beta) across learning_rate >= 0, alpha >= 0,
-beta > 0, with the points where a rewriting of the recursion could divide by zero drawn
-on purpose (lr = beta, lr = beta (1 +- eps), alpha lr = 1, tiny beta, alpha = 0), the
-options, constant or scheduled values passed as Python floats (the in-place form where
-it is known to be safe) or traced by ``inject_hyperparams`` (the form for the rest), and
-random quadratics. Each run is compared with ``tests/reference.py``, a NumPy
-transcription of the paper's (theta, psi) equations that shares no code with the package:
+Hypothesis draws (learning_rate, alpha, beta) from ``domain.py`` (the singular points drawn
+on purpose), the options, constant or scheduled values passed as Python floats or traced by
+``inject_hyperparams`` (one formula either way: ``test_same_bits.py``), and random
+quadratics. Each run is compared with ``tests/reference.py``, a NumPy transcription of the
+paper's (theta, psi) equations that shares no code with the package:
 
 * float64: relative trajectory deviation <= 1e-10;
-* float32 and bfloat16 params: deviation from the reference at most
-  ``LOW_PRECISION_FACTOR`` (4 for the phi forms, 16 for the psi forms) times that of the
-  same transcription run in that dtype
-  (plus a few units of roundoff, for runs the transcription happens to get exact).
+* float32 and bfloat16 params: deviation from the reference at most ``LOW_PRECISION_FACTOR``
+  times that of the same transcription run in that dtype (plus a few units of roundoff,
+  for runs the transcription happens to get exact).
 
 Settings where the recursion itself blows up (the float64 reference leaves a ball of
 radius 1e3, or the low-precision transcription loses all digits) are filtered by the
-reference, never by the code under test. Profiles: ``HYPOTHESIS_PROFILE=ci`` (the
-default: a fixed seed, 40 examples per transformation and property) and
-``HYPOTHESIS_PROFILE=thorough`` (2,500 per transformation, 10^4
-examples per property, for a release).
+reference, never by the code under test. Profiles (``tests/conftest.py``):
+``HYPOTHESIS_PROFILE=ci`` (the default: a fixed seed, 40 examples per test) and
+``HYPOTHESIS_PROFILE=thorough`` (5,000 per test: 10^4 per property, for a release).
 """
-
-import os
 
 import jax
 import jax.numpy as jnp
@@ -30,63 +24,19 @@ import ml_dtypes
 import numpy as np
 import optax
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from domain import hyperparameters, quadratics
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from reference import indian_reference, rms_scaled
 
 import indian_optax
 
-settings.register_profile(
-  "ci", max_examples=40, derandomize=True, deadline=None,
-  suppress_health_check=[HealthCheck.too_slow],
-)  # fmt: skip
-settings.register_profile(
-  "thorough", max_examples=2_500, deadline=None, suppress_health_check=list(HealthCheck)
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
 STEPS = 20
 FLOAT64_TOLERANCE = 1e-10
-LOW_PRECISION_FACTOR = {"indian": 4.0, "scale_by_indian": 4.0, "scale_by_indian_psi": 16.0,
-                        "innaprop": 16.0}  # fmt: skip
-"""Ours in float32/bfloat16 deviates at most this many times as much as the transcription.
-
-The psi forms keep psi - theta, about -alpha beta theta: where alpha beta is near 1 the
-paper's psi is near 0 and rounds far less (the thorough profile measured 9.4x in float32
-for INNAprop at lr = beta = 1, alpha = 1.008); the phi forms keep the small phi."""
+LOW_PRECISION_FACTOR = 4.0
+"""Ours in float32/bfloat16 deviates at most this many times as much as the transcription
+(both optimizers keep the small phi)."""
 ROUNDOFF_UNITS = 8.0
-
-# ---------------------------------------------------------------- the domain, singular points drawn
-log_uniform = lambda low, high: st.floats(np.log(low), np.log(high)).map(np.exp)
-betas = st.one_of(log_uniform(1e-3, 10.0), st.sampled_from([1e-4, 0.1, 0.9, 1.0, 2.0]))
-alphas = st.one_of(st.just(0.0), log_uniform(1e-3, 10.0), st.sampled_from([0.1, 0.5, 1.0, 2.0]))
-epsilons = st.sampled_from([0.0, 1e-7, -1e-7, 1e-6, -1e-6, 1e-3, -1e-3, 0.03])
-
-
-@st.composite
-def hyperparameters(draw):
-  """(lr, alpha, beta) with lr often exactly at, or a hair away from, beta or 1/alpha."""
-  alpha, beta, eps = draw(alphas), draw(betas), draw(epsilons)
-  # lr = 0 is one kind in eight, so that the options meet steps that move.
-  kinds = ["free"] * 3 + ["beta"] * 2 + (["inverse_alpha"] * 2 if alpha > 0 else ["free"] * 2)
-  kind = draw(st.sampled_from([*kinds, "zero"]))
-  lr = {
-    "free": draw(log_uniform(1e-4, 2.0)),
-    "beta": beta * (1 + eps),
-    "inverse_alpha": (1 + eps) / alpha if alpha > 0 else 0.0,
-    "zero": 0.0,
-  }[kind]
-  return float(lr), float(alpha), float(beta)
-
-
-@st.composite
-def quadratics(draw):
-  """A random quadratic 0.5 (x - x*)^T H (x - x*): (H, x*, x0), eigenvalues in [0.05, 20]."""
-  rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-  n = draw(st.integers(1, 6))
-  q, _ = np.linalg.qr(rng.normal(size=(n, n)))
-  curvature = np.exp(rng.uniform(np.log(0.05), np.log(20.0), n))
-  return (q * curvature) @ q.T, rng.normal(size=n) + 1.0, rng.normal(size=n)
 
 
 def cosine_values(start, end):
@@ -177,7 +127,7 @@ def runs(draw, name, low_precision=False):
   lr, alpha, beta = draw(hyperparameters())
   run = dict(name=name, lr=lr, alpha=alpha, beta=beta, options={}, schedule=None)
   run["passed"] = draw(st.sampled_from(["python_floats", "inject_hyperparams"]))
-  if name in ("indian", "scale_by_indian"):
+  if name == "indian":
     option = draw(st.sampled_from(["none", "weight_decay", "decoupled", "initial_speed"]))
     run["options"] = {
       "none": {},
@@ -185,14 +135,12 @@ def runs(draw, name, low_precision=False):
       "decoupled": {"decoupled_weight_decay": draw(st.sampled_from([1e-3, 0.1]))},
       "initial_speed": {"initial_speed": draw(st.sampled_from([0.0, 1.0, 2.5]))},
     }[option]
-  elif name in ("scale_by_indian_psi", "innaprop"):
-    decay = draw(st.sampled_from([0.0, 0.01, 0.1]))
-    key = "weight_decay" if name == "innaprop" else "decoupled_weight_decay"
-    run["options"] = {key: decay}
+  else:
+    run["options"] = {"weight_decay": draw(st.sampled_from([0.0, 0.01, 0.1]))}
   if draw(st.booleans()):  # something moves between steps
     run["schedule"] = draw(st.sampled_from(["alpha_beta_cosine", "power_decay", "lr_cosine"]))
   run["low_precision"] = low_precision
-  if low_precision and name in ("indian", "scale_by_indian") and draw(st.booleans()):
+  if low_precision and draw(st.booleans()):
     run["state_dtype"] = jnp.float32
   run["problem"] = draw(quadratics())
   if not low_precision and draw(st.booleans()):  # complex params: z moves as the pair (x, y)
@@ -201,12 +149,7 @@ def runs(draw, name, low_precision=False):
   return run
 
 
-FACTORIES = {
-  "indian": indian_optax.indian,
-  "scale_by_indian": indian_optax.scale_by_indian,
-  "scale_by_indian_psi": indian_optax.scale_by_indian_psi,
-  "innaprop": indian_optax.innaprop,
-}
+FACTORIES = {"indian": indian_optax.indian, "innaprop": indian_optax.innaprop}
 
 
 def build(run):
@@ -242,7 +185,7 @@ def build(run):
 
 
 # ---------------------------------------------------------------- the properties
-NAMES = ["indian", "scale_by_indian", "scale_by_indian_psi", "innaprop"]
+NAMES = sorted(FACTORIES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -290,4 +233,4 @@ def test_low_precision_stays_within_a_small_factor_of_the_transcription(precisio
   assume(max(np.asarray(alphas) * np.asarray(steps)) < 1.9)
   got = deviation(ours(tx, run["problem"], ours_dtype), exact)
   roundoff = ROUNDOFF_UNITS * float(jnp.finfo(ours_dtype).eps)
-  assert got <= LOW_PRECISION_FACTOR[name] * plain + roundoff, (got, plain)
+  assert got <= LOW_PRECISION_FACTOR * plain + roundoff, (got, plain)

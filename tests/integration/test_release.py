@@ -7,7 +7,7 @@ import subprocess
 import sys
 import venv
 
-ROOT = pathlib.Path(__file__).parent.parent
+ROOT = pathlib.Path(__file__).parents[2]
 
 
 def run(*argv, **kwargs):

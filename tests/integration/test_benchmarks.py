@@ -11,7 +11,7 @@ import pytest
 
 from indian_optax.app import SweepResult
 
-BENCHMARKS = pathlib.Path(__file__).parent.parent / "benchmarks"
+BENCHMARKS = pathlib.Path(__file__).parents[2] / "benchmarks"
 
 
 def load(name):

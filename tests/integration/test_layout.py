@@ -5,7 +5,7 @@ import pathlib
 import subprocess
 import sys
 
-PACKAGE = pathlib.Path(__file__).parent.parent / "indian_optax"
+PACKAGE = pathlib.Path(__file__).parents[2] / "indian_optax"
 LIBRARY = sorted(p for p in PACKAGE.glob("*.py") if p.name != "__main__.py")
 
 
@@ -52,12 +52,15 @@ def test_star_import_needs_only_the_core_dependencies():
   assert "indian" in result.stdout and "innaprop" in result.stdout
 
 
-def test_no_function_in_the_package_is_longer_than_60_lines():
+def test_no_function_in_the_package_is_longer_than_60_lines_of_code():
+  """Its docstring left out: an optimizer's equations and example belong there."""
   long = []
   for path in sorted(PACKAGE.rglob("*.py")):
     for node in ast.walk(ast.parse(path.read_text())):
       if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         lines = node.end_lineno - node.lineno + 1
+        if ast.get_docstring(node, clean=False) is not None:
+          lines -= node.body[0].end_lineno - node.body[0].lineno + 1
         if lines > 60:
           long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({lines} lines)")
   assert long == []

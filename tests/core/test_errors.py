@@ -1,0 +1,233 @@
+"""Every error of the core, asserted in full: what was wrong, with which argument, what to do.
+
+Where a mistake can only be seen at run time (a traced alpha changed without params), the
+documented behaviour is asserted instead.
+"""
+
+import math
+import re
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import indian_optax
+
+
+def raises_exactly(exception, message):
+  return pytest.raises(exception, match="^" + re.escape(message) + "$")
+
+
+# ---------------------------------------------------------------- hyperparameters
+BAD_INDIAN = [
+  (dict(beta=0.0), "beta must be > 0, got beta=0.0."),
+  (dict(beta=-1.0), "beta must be > 0, got beta=-1.0."),
+  (dict(alpha=-0.5), "alpha must be >= 0, got alpha=-0.5."),
+  (dict(learning_rate=-0.1), "learning_rate must be >= 0, got learning_rate=-0.1."),
+  (dict(alpha=math.nan), "alpha must be finite, got alpha=nan."),
+  (dict(beta=math.inf), "beta must be finite, got beta=inf."),
+  (dict(learning_rate=jnp.inf), "learning_rate must be finite, got learning_rate=inf."),
+  (dict(weight_decay=-1e-4), "weight_decay must be >= 0, got weight_decay=-0.0001."),
+  (dict(weight_decay=math.nan), "weight_decay must be finite, got weight_decay=nan."),
+  (dict(initial_speed=-1.0), "initial_speed must be >= 0, got initial_speed=-1.0."),
+  (dict(initial_speed=math.inf), "initial_speed must be finite, got initial_speed=inf."),
+  (
+    dict(decoupled_weight_decay=-0.1),
+    "decoupled_weight_decay must be >= 0, got decoupled_weight_decay=-0.1.",
+  ),
+  (dict(beta=jnp.array([0.1, 0.0])), "beta must be > 0, got beta=[0.1, 0. ]."),
+  (dict(state_dtype=jnp.int32), "state_dtype must be a floating dtype, got state_dtype=int32."),
+  (dict(alpha="abc"), "alpha must be a number, got alpha='abc'."),
+  (dict(beta=[0.1, "x"]), "beta must be a number, got beta=[0.1, 'x']."),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", BAD_INDIAN)
+def test_indian_names_the_bad_hyperparameter(kwargs, message):
+  with raises_exactly(indian_optax.HyperparameterError, "indian: " + message):
+    indian_optax.indian(**(dict(learning_rate=0.1) | kwargs))
+
+
+BAD_INNAPROP = [
+  (dict(sigma=1.0), "sigma must be < 1, got sigma=1.0."),
+  (dict(sigma=-0.1), "sigma must be >= 0, got sigma=-0.1."),
+  (dict(eps=-1e-8), "eps must be > 0, got eps=-1e-08."),
+  (dict(eps=0.0), "eps must be > 0, got eps=0.0."),
+  (dict(weight_decay=-0.01), "weight_decay must be >= 0, got weight_decay=-0.01."),
+  (dict(beta=0.0), "beta must be > 0, got beta=0.0."),
+  (dict(sigma=math.nan), "sigma must be finite, got sigma=nan."),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", BAD_INNAPROP)
+def test_innaprop_names_the_bad_hyperparameter(kwargs, message):
+  with raises_exactly(indian_optax.HyperparameterError, "innaprop: " + message):
+    indian_optax.innaprop(**(dict(learning_rate=1e-3) | kwargs))
+
+
+def test_the_rms_scaling_names_its_bad_hyperparameter():
+  with raises_exactly(ValueError, "scale_by_bias_corrected_rms: sigma must be < 1, got sigma=1.5."):
+    indian_optax.scale_by_bias_corrected_rms(1.5)
+
+
+@pytest.mark.parametrize(
+  "kwargs, message",
+  [
+    (dict(init_value=-1.0), "init_value must be >= 0, got init_value=-1.0."),
+    (dict(power=-0.5), "power must be >= 0, got power=-0.5."),
+    (
+      dict(transition_steps=0),
+      "transition_steps must be a positive integer, got transition_steps=0.",
+    ),
+    (
+      dict(transition_steps=2.5),
+      "transition_steps must be a positive integer, got transition_steps=2.5.",
+    ),
+  ],
+)
+def test_power_decay_names_the_bad_argument(kwargs, message):
+  with raises_exactly(ValueError, "power_decay: " + message):
+    indian_optax.power_decay(**(dict(init_value=0.1) | kwargs))
+
+
+def test_the_error_carries_what_was_wrong():
+  with pytest.raises(indian_optax.HyperparameterError) as caught:
+    indian_optax.indian(0.1, beta=[0.2, -1.0])
+  error = caught.value
+  assert (error.owner, error.name, error.requirement, error.value) == (
+    "indian",
+    "beta",
+    "> 0",
+    -1.0,
+  )
+
+
+def test_valid_edge_values_are_accepted():
+  indian_optax.indian(0.0, alpha=0.0, beta=1e-9, weight_decay=0.0, initial_speed=0.0)
+  indian_optax.innaprop(0.0, sigma=0.0, eps=1e-30, weight_decay=0.0)
+  indian_optax.indian(0.1, weight_decay=None, decoupled_weight_decay=None)
+
+
+def test_traced_hyperparameters_are_not_checked():
+  params = jnp.ones(3)
+
+  @jax.jit
+  def step(alpha, beta, lr):
+    tx = indian_optax.indian(lr, alpha, beta)
+    return tx.update(params, tx.init(params))[0]
+
+  # Invalid values pass through when traced: the check needs concrete values.
+  assert step(-1.0, 0.1, 0.1).shape == (3,)
+
+
+# ---------------------------------------------------------------- params needed by update
+CALL = ": call update(updates, state, params)."
+WITHOUT_PARAMS = [
+  (lambda: indian_optax.indian(0.1, weight_decay=0.0), "indian: weight_decay needs the params"),
+  (
+    lambda: indian_optax.indian(0.1, decoupled_weight_decay=1e-2),
+    "indian: decoupled_weight_decay needs the params",
+  ),
+  (
+    lambda: indian_optax.indian(0.1, weight_decay=1e-4, decoupled_weight_decay=1e-2),
+    "indian: weight_decay and decoupled_weight_decay need the params",
+  ),
+  (
+    lambda: indian_optax.indian(0.1, alpha=optax.linear_schedule(0.5, 1.0, 10)),
+    "indian: a schedule of alpha or beta needs the params",
+  ),
+  (lambda: indian_optax.innaprop(1e-3), "innaprop: weight_decay needs the params"),
+  (
+    lambda: indian_optax.innaprop(1e-3, beta=optax.constant_schedule(0.9), weight_decay=None),
+    "innaprop: a schedule of alpha or beta needs the params",
+  ),
+]
+
+
+@pytest.mark.parametrize("make, message", WITHOUT_PARAMS)
+def test_update_without_params_says_which_option_needs_them(make, message):
+  tx, params = make(), jnp.ones(3)
+  with raises_exactly(ValueError, message + CALL):
+    tx.update(params, tx.init(params))
+
+
+def test_a_concrete_change_of_alpha_without_params_is_an_error():
+  tx = optax.inject_hyperparams(indian_optax.indian)(learning_rate=0.1, alpha=0.5)
+  params = jnp.ones(3)
+  _, state = tx.update(params, tx.init(params))  # unchanged: no params needed
+  state.hyperparams["alpha"] = jnp.asarray(1.5)
+  message = (
+    "indian: alpha*beta changed since the last step and phi must be carried to the new value "
+    "with the params" + CALL
+  )
+  with raises_exactly(ValueError, message):
+    tx.update(params, state)
+
+
+def test_a_traced_change_of_alpha_without_params_refuses_the_step():
+  """Under jit the change is only seen at run time: that step's updates are NaN and the
+  state is left as it was, so a retry with params (or optax.apply_if_finite) carries on."""
+  tx = optax.inject_hyperparams(indian_optax.indian)(learning_rate=0.1, alpha=0.5)
+  params = jnp.ones(3)
+  update = jax.jit(tx.update)
+  _, state = update(params, tx.init(params))
+  state.hyperparams["alpha"] = jnp.asarray(1.5)
+  updates, refused = update(params, state)
+  assert bool(jnp.all(jnp.isnan(updates)))
+  chex.assert_trees_all_equal(refused.inner_state, state.inner_state)
+  updates, carried = update(params, state, params)
+  chex.assert_tree_all_finite((updates, carried))
+  assert int(carried.inner_state.count) == 2
+
+
+# ---------------------------------------------------------------- trees and dtypes
+def test_gradients_of_another_tree_fail_with_the_owner_named():
+  tx = indian_optax.indian(0.1)
+  state = tx.init({"a": jnp.ones(3), "b": jnp.ones(2)})
+  with pytest.raises(AssertionError, match="indian: the gradients must match the params the state"):
+    tx.update({"a": jnp.ones(3)}, state)
+
+
+@pytest.mark.parametrize("factory", [indian_optax.indian, indian_optax.innaprop])
+def test_gradients_of_another_shape_fail_at_trace_time(factory):
+  tx = factory(0.1)
+  state = tx.init({"a": jnp.ones(3)})
+  name = factory.__name__
+  with pytest.raises(AssertionError, match=f"{name}: the gradients must match the params"):
+    jax.jit(tx.update)({"a": jnp.ones(4)}, state, {"a": jnp.ones(4)})
+
+
+@pytest.mark.parametrize("factory", [indian_optax.indian, indian_optax.innaprop])
+def test_integer_params_are_refused_with_the_leaf_named(factory):
+  message = (
+    f"{factory.__name__}: params['steps'] has dtype int32: only floating or complex params can "
+    "be optimized (cast it, or leave it out with optax.masked)"
+  )
+  with raises_exactly(ValueError, message):
+    factory(0.1).init({"w": jnp.ones(2), "steps": jnp.arange(3)})
+
+
+def test_psi_from_state_needs_exactly_one_inertial_state():
+  message = "psi_from_state: expected exactly one IndianState in the state, found 0."
+  with raises_exactly(ValueError, message):
+    indian_optax.psi_from_state(optax.EmptyState(), jnp.ones(2))
+
+
+# ---------------------------------------------------------------- deprecations (one release)
+def test_deprecated_names_still_work_and_warn():
+  params = jnp.ones(2)
+  with pytest.warns(DeprecationWarning, match="scale_by_indian_psi is deprecated"):
+    tx = indian_optax.scale_by_indian_psi(0.1, decoupled_weight_decay=0.01)
+  with pytest.warns(DeprecationWarning, match="IndianPsiState is deprecated"):
+    assert indian_optax.IndianPsiState is indian_optax.IndianState
+  state = tx.init(params)
+  expected = indian_optax.indian(0.1, 0.1, 0.9, decoupled_weight_decay=0.01)
+  chex.assert_trees_all_equal(
+    tx.update(params, state, params), expected.update(params, state, params)
+  )
+  with pytest.warns(DeprecationWarning, match="alpha and beta are read from the state"):
+    psi = indian_optax.psi_from_state(state, params, alpha=0.5, beta=0.1)
+  np.testing.assert_allclose(psi, (1 - 0.1 * 0.9) * params)
