@@ -40,9 +40,10 @@ def machine() -> str:
   except OSError:
     pass
   devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
+  flags = f"; XLA_FLAGS={os.environ['XLA_FLAGS']}" if os.environ.get("XLA_FLAGS") else ""
   return (
     f"{cpu}, {os.cpu_count()} cores visible; JAX {jax.__version__} on {jax.default_backend()} "
-    f"({devices}); Python {platform.python_version()}"
+    f"({devices}); Python {platform.python_version()}{flags}"
   )
 
 

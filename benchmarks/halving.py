@@ -42,9 +42,10 @@ SETUPS = {"digits": 12, "mnist1d": 12}
 
 def settings_at(result: SweepResult, epoch: int) -> np.ndarray:
   """Each setting's mean validation accuracy after ``epoch`` epochs (NaN if a seed diverged)."""
-  return np.array(
-    [np.mean(result.val_accuracy[list(s.runs), epoch - 1]) for s in result.settings()]
-  )
+  return np.array([
+    np.mean(result.where(**s.hyperparameters).val_accuracy[:, epoch - 1])
+    for s in result.settings()
+  ])  # fmt: skip
 
 
 def rank_correlations(full: SweepResult) -> list[float]:
@@ -82,7 +83,7 @@ def main(argv=None) -> None:
       m = compare(name, dataset_name, epochs, grid, seeds)
       full, cut = m["full"], m["halving"]
       correlations = rank_correlations(full)
-      curves[f"{name}, {dataset_name}"] = (correlations, m["halving"].info or {}, epochs)
+      curves[f"{name}, {dataset_name}"] = (correlations, epochs)
       rung = {
         e: correlations[e - 1] for e in sorted(set(cut.epochs_trained.tolist())) if e < epochs
       }
@@ -134,7 +135,7 @@ def _setting(best: dict) -> tuple:
 def _plot(curves: dict, path: pathlib.Path) -> None:
   fig = Figure(figsize=(7, 4.2))
   ax = fig.subplots()
-  for label, (correlations, _, epochs) in curves.items():
+  for label, (correlations, epochs) in curves.items():
     ax.plot(range(1, epochs + 1), correlations, marker="o", label=label)
   ax.axvline(1, color="grey", lw=0.8, ls=":")
   ax.axvline(4, color="grey", lw=0.8, ls=":")

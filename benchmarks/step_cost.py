@@ -10,18 +10,29 @@ copy bandwidth, and the state-sized copies in the compiled step.
 
     python benchmarks/step_cost.py                       # CPU plan, updates RESULTS.md
     python benchmarks/step_cost.py --plan accelerator    # GPU/TPU plan: larger trees
+    python benchmarks/step_cost.py --plan brief          # float32 trees of 1e6 and 1e7
+    python benchmarks/step_cost.py --plan brief --region-analysis   # XLA:CPU's other copy pass
     python benchmarks/step_cost.py --quick               # smoke test (small trees)
+
+``--region-analysis`` sets ``XLA_FLAGS=--xla_cpu_copy_insertion_use_region_analysis=true``
+before JAX starts (XLA:CPU then orders the params' and the state's loops instead of copying
+the state) and writes its own section.
 """
 
 import argparse
 import math
+import os
 import pathlib
 import sys
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
+REGION_ANALYSIS = "--xla_cpu_copy_insertion_use_region_analysis=true"
+if "--region-analysis" in sys.argv[1:]:  # XLA reads its flags once, when the backend starts
+  os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {REGION_ANALYSIS}".strip()
+
+import jax  # noqa: E402  (XLA_FLAGS first)
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import _common  # noqa: E402
@@ -105,6 +116,11 @@ PLANS = {
     for dtype in (jnp.float32, jnp.bfloat16)
   ]
   + [(kind, 100_000_000, jnp.float32) for kind in ("1 leaf", "10 leaves")],
+  "brief": [
+    ("10 leaves", 1_000_000, jnp.float32),
+    ("ResNet-50-like", 1_000_000, jnp.float32),
+    ("10 leaves", 10_000_000, jnp.float32),
+  ],
   "accelerator": [
     ("ResNet-50-like", RESNET50, jnp.float32),
     ("ResNet-50-like", RESNET50, jnp.bfloat16),
@@ -200,13 +216,15 @@ HEADER = [
 
 
 def measure(
-  kind: str, elements: int, dtype, quick: bool, bandwidth: float
+  kind: str, elements: int, dtype, quick: bool, bandwidth: float, brief: bool = False
 ) -> tuple[list[str], list[str]]:
   """One tree's two table rows: one call per step, and K steps inside one jitted loop."""
   tree = make_tree(kind, elements, dtype)
   size = sum(leaf.size for leaf in jax.tree.leaves(tree))
   repeats = 5 if quick else max(30, min(300, int(3e9 / max(size, 1) / 5)))
   steps = 3 if quick else max(10, min(200, int(1e9 / max(size, 1))))
+  if brief:
+    repeats, steps = 31, 20
   per_call = time_step(tree, repeats)
   in_loop = time_step(tree, 5 if quick else max(15, repeats // 4), steps)
   copies = {
@@ -225,8 +243,13 @@ def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="small trees, few repeats")
   parser.add_argument(
-    "--plan", choices=("cpu", "accelerator"), default="cpu", help="which trees (default cpu)"
-  )
+    "--plan", choices=("cpu", "brief", "accelerator"), default="cpu",
+    help="which trees (default cpu; brief: float32 trees of 1e6 and 1e7, 31 rounds)",
+  )  # fmt: skip
+  parser.add_argument(
+    "--region-analysis", action="store_true",
+    help=f"run with XLA_FLAGS={REGION_ANALYSIS} (its own section)",
+  )  # fmt: skip
   parser.add_argument("--results", type=pathlib.Path, help="RESULTS.md to update")
   args = parser.parse_args(argv)
   plan = PLANS["quick" if args.quick else args.plan]
@@ -236,7 +259,7 @@ def main(argv=None) -> None:
   bandwidth = max(numpy_bandwidth, xla_bandwidth)
   calls, loops = [], []
   for kind, elements, dtype in plan:
-    call, loop = measure(kind, elements, dtype, args.quick, bandwidth)
+    call, loop = measure(kind, elements, dtype, args.quick, bandwidth, args.plan == "brief")
     calls.append(call)
     loops.append(loop)
     print(" | ".join(calls[-1]), "\n", " | ".join(loops[-1]), flush=True)
@@ -253,7 +276,8 @@ def main(argv=None) -> None:
     "time (per-call / in-loop, INDIAN and INNAprop):\n\n"
     + _common.markdown_table(HEADER + ["K: per call / in loop (INDIAN, INNAprop)"], loops)
   )
-  section = "step_cost" if args.plan == "cpu" else "step_cost_accelerator"
+  section = {"cpu": "step_cost", "brief": "step_cost_brief"}.get(args.plan, "step_cost_accelerator")
+  section += "_region_analysis" if args.region_analysis else ""
   if results is not None:
     _common.write_section(section, body, results)
   else:

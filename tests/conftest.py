@@ -16,6 +16,17 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compilations_shared_by_the_tests(tmp_path_factory):
+  """JAX's persistent compilation cache, for this session: tests that build the same program
+  (the same sweep of the same tiny problem, say) compile it once."""
+  folder = os.environ.get("INDIAN_OPTAX_TEST_COMPILE_CACHE") or tmp_path_factory.getbasetemp()
+  jax.config.update("jax_compilation_cache_dir", str(folder) + "/jax-cache")
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+  yield
+
+
 @pytest.fixture(autouse=True)
 def no_compile_cache_in_process(monkeypatch):
   """In-process CLI runs leave JAX's compilation cache off (its own test turns it on)."""

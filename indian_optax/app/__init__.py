@@ -23,10 +23,9 @@ for _module in ("flax", "matplotlib", "sklearn", "mnist1d", "tqdm"):
     raise MissingExtraError(f"{_module} is missing: pip install 'indian-optax[app]'", name=_module)
 
 from indian_optax.app import data, models, optimizers, plots  # noqa: E402
-from indian_optax.app.results import Setting, SweepResult  # noqa: E402
+from indian_optax.app.engine import EpochProgress, Placement, Splits  # noqa: E402
+from indian_optax.app.results import Metadata, Setting, SweepResult  # noqa: E402
 from indian_optax.app.sweep import (  # noqa: E402
-  EpochProgress,
-  Placement,
   auto_chunk_size,
   grid_points,
   sweep,
@@ -35,9 +34,11 @@ from indian_optax.app.sweep import (  # noqa: E402
 
 __all__ = [
   "EpochProgress",
+  "Metadata",
   "MissingExtraError",
   "Placement",
   "Setting",
+  "Splits",
   "SweepResult",
   "auto_chunk_size",
   "grid_points",

@@ -174,7 +174,7 @@ def curves(
     history = np.asarray(getattr(result, panel), dtype=float)
     for index, setting in enumerate(settings):
       label = setting_label(setting) + (" (diverged)" if setting.diverged else "")
-      runs = history[list(setting.runs)]
+      runs = getattr(result.where(**setting.hyperparameters), panel)
       color = f"C{index % 10}"
       ax.plot(epochs, np.mean(runs, axis=0), color=color, label=label)
       if bands and len(runs) > 1:

@@ -14,7 +14,7 @@ import pathlib
 from collections.abc import Iterator
 from typing import Optional
 
-from indian_optax.app.results import RESULTS_CSV, RESULTS_JSON
+from indian_optax.app.results_files import RESULTS_CSV, RESULTS_JSON
 
 LOCK = ".indian-optax.lock"
 

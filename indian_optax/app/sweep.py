@@ -1,4 +1,4 @@
-"""The vmapped sweep engine: many training runs of one model as one jitted program.
+"""The vmapped sweep: many training runs of one model as jitted programs of many runs each.
 
 The contract of every run of :func:`sweep` (what a hand-written loop must do to
 reproduce it):
@@ -17,6 +17,12 @@ reproduce it):
   counted from 1) and NaN metrics from then on.
 * Runs are ranked by ``select`` (:class:`~indian_optax.app.SweepResult`); the test
   split is evaluated and reported, never read to choose.
+* Runs train ``chunk_size`` at a time in one vmapped program (padded when fewer are
+  left). A run's numbers depend on its hyperparameters, its seed and that width, not on
+  which other runs share its program: a setting gives the same bits alone as inside a
+  larger grid at the same width, which ``chunk_size="auto"`` keeps fixed on a CPU.
+  (``None``, one program for all, and ``"auto"`` on an accelerator, make the width the
+  sweep's size; a compiler may then round a batched product otherwise.)
 
 Example:
   >>> import jax, numpy as np, indian_optax
@@ -36,7 +42,6 @@ Example:
    'final_val_accuracy', 'final_val_loss', 'seeds']
 """
 
-import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -46,15 +51,8 @@ import jax
 import numpy as np
 import optax
 
-from indian_optax.app._program import (
-  EpochProgress,
-  Placement,
-  SweepJob,
-  chunk_result,
-  compile_sweep,
-  run_chunk,
-)
-from indian_optax.app.halving import Halving, rung_epochs
+from indian_optax.app import engine
+from indian_optax.app.engine import EpochProgress, Placement, Splits, SweepJob
 from indian_optax.app.results import SELECTIONS, SweepResult
 
 Params = Any
@@ -185,6 +183,10 @@ AUTO_CPU_WORK = 320_000
 run one at a time: benchmarks/sweep_throughput.py measured the vmapped sweep at 1.63x a
 loop for 1.4k-param MLPs (x 64), 1.24x at 3.4k, 0.97x at 8.8k and 0.67-1.0x at 26k."""
 
+AUTO_CPU_WIDTH = 16
+"""On a CPU, the configurations of one program below :data:`AUTO_CPU_WORK`: a fixed width,
+so that a run's numbers do not depend on the size of the sweep it is part of."""
+
 
 def auto_chunk_size(
   init_params: Callable[[jax.Array], Params],
@@ -197,20 +199,23 @@ def auto_chunk_size(
   On accelerators: all of them (batched products fill the device). On a CPU, batched
   matrix products are no faster than a loop of the same products, so a compute-bound
   model (params x batch size above :data:`AUTO_CPU_WORK`) runs one configuration per
-  program, and only an overhead-bound one keeps the vmap gain.
+  program, and an overhead-bound one :data:`AUTO_CPU_WIDTH` per program (padded), which
+  keeps the vmap gain and makes a setting's numbers the same alone or in a larger grid.
   """
   if (devices or jax.devices())[0].platform != "cpu":
     return configs
   shapes = jax.eval_shape(init_params, jax.random.PRNGKey(0))
   params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
-  return configs if params * batch_size <= AUTO_CPU_WORK else 1
+  return AUTO_CPU_WIDTH if params * batch_size <= AUTO_CPU_WORK else 1
 
 
 def _chunking(configs: int, chunk_size: Union[int, str, None], devices: Sequence[jax.Device]):
-  """(chunk size, devices used): no more devices than a chunk's configs, chunks fill them."""
+  """(rows per program, devices used): a multiple of the devices used, never fewer rows
+  than ``chunk_size`` (a sweep with fewer configurations is padded: the width, not the
+  sweep's size, decides how a program rounds)."""
   if chunk_size is not None and not isinstance(chunk_size, int):
     raise ValueError(f"sweep: chunk_size must be an integer, None or 'auto', got {chunk_size!r}")
-  chunk_size = configs if chunk_size is None else max(1, min(chunk_size, configs))
+  chunk_size = configs if chunk_size is None else max(1, chunk_size)
   devices = list(devices)[: max(1, min(len(devices), chunk_size))]
   return -(-chunk_size // len(devices)) * len(devices), devices
 
@@ -265,7 +270,8 @@ def sweep(
       ``[0, 1)`` (default 0.1; 0 with ``validation``), and the split's seed.
     validation, select: a validation set ``(x, y)`` of its own instead (held-out files, say);
       ``"val_accuracy"`` (default), ``"val_loss"`` or ``"train_loss"`` (the paper's) chooses.
-    chunk_size: configurations per program: a number, None (all), "auto" (default; per platform).
+    chunk_size: configurations per program (padded up to it): a number, None (all of them),
+      "auto" (default; per platform, see :func:`auto_chunk_size`).
     loss_fn, name: ``(logits, labels) -> scalar`` loss; ``optimizer`` in every config.
     on_epoch, on_chunk: called with an :class:`EpochProgress` after each epoch, and with
       the runs finished so far after each chunk (with halving: at the end).
@@ -276,22 +282,34 @@ def sweep(
   Returns: a :class:`~indian_optax.app.SweepResult`, runs in :func:`grid_points` order.
   """
   val_fraction = check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, validation)
-  splits, batches = _splits(data, val_fraction, split_seed, batch_size, validation)
+  splits = _splits(data, val_fraction, split_seed, validation)
+  check_batch_size(batch_size, len(splits.y_train))
   configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
   if chunk_size == "auto":  # decided for the platform of the devices it will run on
     chunk_size = auto_chunk_size(init_params, batch_size, len(configs), devices)
   size, devices = _chunking(len(configs), chunk_size, devices or jax.devices())
   placement = Placement.on(devices)
-  program = compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement)
+  batches = len(splits.y_train) // batch_size
+  program = engine.compile_sweep(
+    optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement
+  )
   job = SweepJob(program, placement, list(grid), configs, size, epochs, select)
-  splits = tuple(placement.replicated(a) for a in splits)
+  placed = Splits(*(placement.replicated(a) for a in splits))
+  schedule: dict[str, Any] = {}
   if halving is not None:
-    return _run_halving(job, halving, rungs, splits, resume_from, on_epoch, on_chunk)
-  return _run_chunks(job, splits, resume_from, on_epoch, on_chunk)
+    if resume_from is not None:
+      raise ValueError("sweep: resume_from is not supported with halving")
+    schedule = dict(rungs=engine.rung_epochs(epochs, halving, rungs), eta=halving)
+  elif rungs is not None:
+    raise ValueError("sweep: rungs need halving")
+  _resumed_runs(resume_from, configs, size)
+  resumed = resume_from if resume_from is not None and resume_from.configs else None
+  return engine.run(job, placed, **schedule, resume_from=resumed, on_epoch=on_epoch,
+                    on_chunk=on_chunk)  # fmt: skip
 
 
-def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int, validation):
-  """(train, validation, test arrays), and the number of minibatches per epoch."""
+def _splits(data: Data, val_fraction: float, split_seed: int, validation) -> Splits:
+  """The training, validation and test arrays (the validation split held out first)."""
   x_train, y_train, x_test, y_test = (np.asarray(a) for a in data)
   if validation is None:
     x_train, y_train, x_val, y_val = validation_split(
@@ -301,42 +319,4 @@ def _splits(data: Data, val_fraction: float, split_seed: int, batch_size: int, v
     x_val, y_val = (np.asarray(a) for a in validation)
     if len(x_val) != len(y_val):
       raise ValueError(f"sweep: validation has {len(x_val)} inputs but {len(y_val)} labels")
-  check_batch_size(batch_size, len(y_train))
-  return (x_train, y_train, x_val, y_val, x_test, y_test), len(y_train) // batch_size
-
-
-def _run_chunks(job: SweepJob, splits, resume_from, on_epoch, on_chunk) -> SweepResult:
-  """Runs ``job``'s chunks in order, reporting each epoch and handing over each chunk."""
-  total, devices, size = len(job.configs), len(job.placement.devices), job.chunk_size
-  done = _resumed_runs(resume_from, job.configs, size)
-  parts = [] if resume_from is None else [resume_from]
-  chunks = math.ceil(total / size)
-  for chunk in range(done // size, chunks):
-    members = job.configs[chunk * size : (chunk + 1) * size]
-    before = sum(d is not None for p in parts for d in p.diverged_at)
-
-    def report(epoch, live_losses, diverged, chunk=chunk, before=before):
-      if on_epoch is not None:
-        live = float(np.mean(live_losses)) if len(live_losses) else math.nan
-        on_epoch(EpochProgress(chunk, chunks, epoch, live, before + diverged, total))
-
-    parts.append(chunk_result(run_chunk(job, members, splits, report), job.select, devices))
-    if on_chunk is not None:
-      on_chunk(_assembled(parts, total, job.select, devices))
-  return _assembled(parts, total, job.select, devices)
-
-
-def _run_halving(job: SweepJob, eta, rungs, splits, resume_from, on_epoch, on_chunk):
-  """The same runs through successive halving (:class:`indian_optax.app.halving.Halving`)."""
-  if resume_from is not None:
-    raise ValueError("sweep: resume_from is not supported with halving")
-  result = Halving(job).run(splits, rung_epochs(job.epochs, eta, rungs), eta, on_epoch)
-  if on_chunk is not None:
-    on_chunk(result)
-  return result
-
-
-def _assembled(parts: list[SweepResult], total: int, select: str, devices: int) -> SweepResult:
-  result = SweepResult.concatenate(parts)
-  complete = len(result.configs) == total
-  return dataclasses.replace(result, selection=select, devices=devices, complete=complete, info={})
+  return Splits(x_train, y_train, x_val, y_val, x_test, y_test)

@@ -31,6 +31,8 @@ from reference import indian_reference, rms_scaled
 
 import indian_optax
 
+pytestmark = pytest.mark.slow  # hypothesis at length (tests/conftest.py profiles)
+
 STEPS = 20
 FLOAT64_TOLERANCE = 1e-10
 LOW_PRECISION_FACTOR = 4.0

@@ -45,6 +45,8 @@ from hypothesis import strategies as st
 
 import indian_optax
 
+pytestmark = pytest.mark.slow  # hypothesis at length (tests/conftest.py profiles)
+
 STEPS = 5
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float64": jnp.float64}
 FACTORIES = {"indian": indian_optax.indian, "innaprop": indian_optax.innaprop}

@@ -13,6 +13,8 @@ from sklearn.datasets import load_digits
 
 import indian_optax
 
+pytestmark = pytest.mark.slow  # builds, subprocesses, notebooks or long training
+
 
 def digits(seed=0):
   images, labels = load_digits(return_X_y=True)

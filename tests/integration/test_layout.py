@@ -39,6 +39,13 @@ def test_importing_the_optimizers_loads_neither_flax_nor_matplotlib():
   assert result.stdout.strip() == "[]"
 
 
+def test_the_app_uses_the_core_through_its_public_names():
+  """No module of the app imports the core's private modules (``indian_optax._checks`` ...)."""
+  for path in sorted((PACKAGE / "app").glob("*.py")):
+    private = [m for m in module_level_imports(path) if m.startswith("indian_optax._")]
+    assert private == [], (path.name, private)
+
+
 def test_star_import_needs_only_the_core_dependencies():
   """Without the app extra, ``from indian_optax import *`` works (the app by name only)."""
   blocked = ("flax", "matplotlib", "sklearn", "mnist1d", "tqdm")

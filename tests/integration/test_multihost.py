@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds, subprocesses, notebooks or long training
+
 EXAMPLE = [sys.executable, "-m", "indian_optax.examples.multihost", "--steps", "12"]
 
 

@@ -3,11 +3,14 @@
 import json
 import os
 import pathlib
+import re
 import sys
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.slow  # builds, subprocesses, notebooks or long training
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 
@@ -33,8 +36,10 @@ def monkeypatch_module():
     yield patch
 
 
-def test_there_are_at_least_four_notebooks():
-  assert len(NOTEBOOKS) >= 4
+def test_the_readme_links_every_notebook_and_every_link_has_one():
+  readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+  linked = set(re.findall(r"\(notebooks/(\w+\.ipynb)\)", readme))
+  assert linked and linked == {path.name for path in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -3,6 +3,10 @@
 import pathlib
 import re
 
+import pytest
+
+pytestmark = pytest.mark.slow  # builds, subprocesses, notebooks or long training
+
 README = pathlib.Path(__file__).parents[2] / "README.md"
 
 

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds, subprocesses, notebooks or long training
+
 SCRIPTS = sorted((pathlib.Path(__file__).parent / "multidevice").glob("*.py"))
 
 

@@ -1,5 +1,6 @@
 """8 simulated devices: a 64-point alpha x beta sweep runs 8 configurations per device, in one
-program, and equals the single-device sweep (float64)."""
+program (``chunk_size=None``), and equals the single-device sweep (float64); the CPU's auto
+width (16 per program) spreads each program over the 8 devices too."""
 
 import os
 
@@ -30,7 +31,7 @@ grid = {"alpha": list(np.linspace(0.1, 2.0, 8)), "beta": list(np.geomspace(0.01,
 factory = lambda alpha, beta: indian_optax.indian(0.1, alpha, beta)
 
 calls = []
-sharded = app.sweep(factory, grid, on_epoch=calls.append, **setup)
+sharded = app.sweep(factory, grid, on_epoch=calls.append, chunk_size=None, **setup)
 single = app.sweep(factory, grid, devices=jax.devices()[:1], **setup)
 
 assert sharded.devices == 8 and single.devices == 1
@@ -46,8 +47,13 @@ np.testing.assert_array_equal(sharded.val_accuracy, single.val_accuracy)
 # A chunk that does not divide by the device count is padded up to a multiple of it.
 chunked = app.sweep(factory, grid, chunk_size=20, **setup)
 np.testing.assert_allclose(chunked.final_train_loss, single.final_train_loss, rtol=1e-9)
-# Fewer configurations than devices: only as many devices as configurations, no padding.
-assert app.sweep(factory, {"alpha": [0.5], "beta": [0.1, 0.2]}, **setup).devices == 2
+# The auto width: 16 configurations per program, spread over the 8 devices.
+auto = app.sweep(factory, grid, **setup)
+assert auto.devices == 8
+np.testing.assert_allclose(auto.final_train_loss, single.final_train_loss, rtol=1e-9)
+# Fewer configurations than devices in one program: only as many devices, no padding.
+two = app.sweep(factory, {"alpha": [0.5], "beta": [0.1, 0.2]}, chunk_size=None, **setup)
+assert two.devices == 2
 print("full ok")
 
 # Successive halving on 8 devices: survivors gathered into smaller sharded programs, equal

@@ -1,7 +1,8 @@
 """A fuzzed command line: every drawn command ends in a complete result or one line and exit 2.
 
 Hypothesis draws commands (sweep, train, compare, report), options and values, valid
-and invalid: sizes at the edges of the data, empty and duplicated lists, out-of-range
+and invalid: every list option a list of 0 to 5 values (each drawn valid or not, so lists
+of different lengths meet in one grid), sizes at the edges of the data, out-of-range
 fractions, unknown names, data files that are folders or not data. Each command runs
 in-process on tiny data. The contract (docs/sweeps.md):
 
@@ -48,9 +49,16 @@ def files(tmp_path_factory):
   return {name: str(path) for name, path in paths.items()}
 
 
-NUMBER_LISTS = st.sampled_from(
-  ["0.5", "0.1,1", "0.5,0.5", "", ",", "1e400", "-1", "0", "x", "nan", "0.3,-0.1"]
-)
+NUMBERS = st.sampled_from(["0.5", "0.1", "1", "2", "0.3", "0.5", "0", "-1", "x", "nan", "1e400"])
+
+
+@st.composite
+def number_lists(draw, values=NUMBERS):
+  """A comma list of 0 to 5 values (0: the empty string)."""
+  return ",".join(draw(st.lists(values, min_size=0, max_size=5)))
+
+
+NUMBER_LISTS = number_lists()
 OPTIONS = {
   "--epochs": st.sampled_from(["1", "2", "0", "-1", "x"]),
   "--batch-size": st.sampled_from(["1", "8", "43", "44", "48", "49", "0", "y"]),
@@ -64,19 +72,20 @@ PER_COMMAND = {
   "sweep": {
     "--optimizer": st.sampled_from(["indian", "innaprop", "adam"]),
     "--alpha": NUMBER_LISTS, "--beta": NUMBER_LISTS, "--lr": NUMBER_LISTS,
-    "--sigma": st.sampled_from(["0.9", "1", "0.9,0.99"]),
+    "--sigma": number_lists(st.sampled_from(["0.9", "0.99", "0", "1", "x"])),
+    "--weight-decay": number_lists(st.sampled_from(["0", "0.01", "-1"])),
     "--seeds": st.sampled_from(["1", "2", "0"]),
     "--halving": st.sampled_from(["2", "3", "1", "x"]),
-    "--rungs": st.sampled_from(["1", "1,1", "5", ""]),
+    "--rungs": number_lists(st.sampled_from(["1", "1", "2", "5", "1.5"])),
   },
   "train": {
     "--optimizer": st.sampled_from(["indian", "sgd", "adamw", "lion"]),
-    "--alpha": st.sampled_from(["0.5", "-1", "0.1,0.2"]),
-    "--beta": st.sampled_from(["0.1", "0", "x"]),
-    "--lr": st.sampled_from(["0.05", "0.1,0.2", "-0.1", ""]),
+    "--alpha": NUMBER_LISTS,
+    "--beta": NUMBER_LISTS,
+    "--lr": NUMBER_LISTS,
   },
   "compare": {
-    "--optimizers": st.sampled_from(["indian,sgd", "adam", "adam,adam", "", "lion"]),
+    "--optimizers": number_lists(st.sampled_from(["indian", "sgd", "adam", "adam", "lion"])),
     "--lr": NUMBER_LISTS,
     "--seeds": st.sampled_from(["1", "2", "0"]),
   },
@@ -92,7 +101,7 @@ def commands(draw):
     return ["report", draw(st.sampled_from(["finished", "folder", "text", "missing"]))], True
   argv = [command, "--dataset", draw(DATASETS)]
   choices = {**OPTIONS, **PER_COMMAND[command]}
-  for option in draw(st.lists(st.sampled_from(sorted(choices)), max_size=4, unique=True)):
+  for option in draw(st.lists(st.sampled_from(sorted(choices)), max_size=6, unique=True)):
     value = draw(choices[option])
     # A value that starts with "-" has to be attached (argparse's rule, said by the command).
     argv += [f"{option}={value}"] if value.startswith("-") else [option, value]
@@ -103,8 +112,9 @@ def commands(draw):
   return argv, False
 
 
+@pytest.mark.slow
 @settings(
-  max_examples=40, derandomize=True, deadline=None,
+  max_examples=60, derandomize=True, deadline=None,
   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )  # fmt: skip
 @given(drawn=commands())
@@ -122,3 +132,38 @@ def test_every_command_ends_in_results_or_one_line_and_status_2(tmp_path, capsys
   elif not is_report:
     assert json.loads((out / "results.json").read_text())["complete"] is True
   assert "Traceback" not in stderr
+
+
+LIST_OPTIONS = {
+  "sweep": {"--alpha": "0.5", "--beta": "0.1", "--lr": "0.05", "--sigma": "0.9"},
+  "compare": {"--optimizers": "sgd", "--lr": "0.05"},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("length", range(6))
+@pytest.mark.parametrize(
+  "command, option", [(c, o) for c, options in LIST_OPTIONS.items() for o in options]
+)
+def test_every_list_option_takes_every_length_from_0_to_5(tmp_path, capsys, files, command,
+                                                          option, length):  # fmt: skip
+  """Valid values, k of them: k = 0 is one line and exit 2, any other length a result; the
+  other lists keep their default lengths, so lengths differ within one grid."""
+  value = LIST_OPTIONS[command][option]
+  if option == "--optimizers":
+    listed = ",".join(["sgd", "adam", "momentum", "nesterov", "adagrad"][:length])
+  else:
+    listed = ",".join(str(float(value) * (1 - i / 10)) for i in range(length))
+  argv = [command, "--dataset", files["good"], option, listed, "--epochs", "1", "--batch-size",
+          "16", "--seeds", "1", "--out", str(tmp_path / "out")]  # fmt: skip
+  if option == "--sigma":
+    argv += ["--optimizer", "innaprop"]
+  status = cli.main(argv)
+  _, stderr = capsys.readouterr()
+  if length == 0:
+    assert status == 2 and stderr.count("\n") == 1, stderr
+  else:
+    assert status == 0, stderr
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    key = {"--lr": "learning_rate", "--optimizers": "optimizer"}.get(option, option[2:])
+    assert len({r[key] for r in runs}) == length

@@ -1,4 +1,5 @@
-"""The `indian-optax` command end to end, on tiny settings, against the hand-written oracle."""
+"""The `indian-optax` command end to end, on tiny settings: files, folders, resumption,
+interrupts, one-line mistakes, and the run it reports against the hand-written oracle."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import pytest
 from matplotlib import image
 from oracle import hand_written_run
 
-from indian_optax.app import SweepResult, cli, data, models, run_folder
+from indian_optax.app import SweepResult, cli, command, data, models, run_folder
 
 TINY = ["--epochs", "2", "--batch-size", "128"]
 
@@ -38,6 +39,7 @@ def assert_valid_pngs(out, names):
     assert image.imread(path).ndim == 3
 
 
+@pytest.mark.slow
 def test_sweep_writes_results_csv_plots_and_a_readable_summary(tmp_path, capsys):
   out = tmp_path / "sweep"
   status, stdout, _ = run(capsys, "sweep", "--alpha", "0.5,1", "--beta", "0.1,0.5",
@@ -77,6 +79,7 @@ def test_sweep_writes_results_csv_plots_and_a_readable_summary(tmp_path, capsys)
     assert str(out.resolve() / name) in stdout
 
 
+@pytest.mark.slow
 def test_the_run_the_cli_reports_is_the_run_that_trained(tmp_path, capsys):
   out = tmp_path / "train"
   argv = ["train", "--alpha", "1", "--beta", "0.5", "--lr", "0.05", "--out", str(out), *TINY]
@@ -97,6 +100,7 @@ def test_the_run_the_cli_reports_is_the_run_that_trained(tmp_path, capsys):
   np.testing.assert_allclose(only["history"]["val_accuracy"], history["val_accuracy"], atol=0.01)
 
 
+@pytest.mark.slow
 def test_swept_values_are_the_values_given(tmp_path, capsys):
   out = tmp_path / "inna"
   argv = ["sweep", "--optimizer", "innaprop", "--alpha", "0.3,2", "--beta", "0.7,2"]
@@ -109,6 +113,7 @@ def test_swept_values_are_the_values_given(tmp_path, capsys):
   }
 
 
+@pytest.mark.slow
 def test_compare_tunes_each_optimizer_on_validation(tmp_path, capsys):
   out = tmp_path / "compare"
   argv = ["compare", "--optimizers", "indian,innaprop,adamw,sgd", "--lr", "0.003,0.1"]
@@ -127,6 +132,7 @@ def test_compare_tunes_each_optimizer_on_validation(tmp_path, capsys):
   assert all(name in stdout for name in ("indian", "innaprop", "adamw", "sgd"))
 
 
+@pytest.mark.slow
 def test_diverged_runs_are_null_and_never_best(tmp_path, capsys):
   out = tmp_path / "diverging"
   argv = ["sweep", "--alpha", "0.5", "--beta", "0.1", "--lr", "0.03,0.1,10000", "--out", str(out)]
@@ -142,6 +148,7 @@ def test_diverged_runs_are_null_and_never_best(tmp_path, capsys):
   assert ",10000.0,0,1," in (out / "results.csv").read_text()
 
 
+@pytest.mark.slow
 def test_a_chosen_value_at_the_edge_of_its_grid_is_warned_about(tmp_path, capsys):
   out = tmp_path / "edge"
   argv = ["sweep", "--alpha", "0.5", "--beta", "0.1", "--lr", "0.001,0.003,0.01", "--out", str(out)]
@@ -152,6 +159,7 @@ def test_a_chosen_value_at_the_edge_of_its_grid_is_warned_about(tmp_path, capsys
   assert "extend the grid above it" in warning and f"warning: {warning}" in stdout
 
 
+@pytest.mark.slow
 def test_same_arguments_give_the_same_numbers(tmp_path, capsys):
   for name in ("a", "b"):
     status, _, _ = run(capsys, "sweep", "--alpha", "0.5,1", "--beta", "0.1", "--out",
@@ -160,6 +168,7 @@ def test_same_arguments_give_the_same_numbers(tmp_path, capsys):
   assert load(tmp_path / "a")["runs"] == load(tmp_path / "b")["runs"]
 
 
+@pytest.mark.slow
 def test_a_folder_with_results_is_refused_and_force_replaces_only_that_result_set(tmp_path, capsys):
   out = tmp_path / "kept"
   assert run(capsys, "sweep", "--alpha", "0.5,1", "--beta", "0.1", "--out", str(out), *TINY)[0] == 0
@@ -198,8 +207,8 @@ def test_a_bad_out_fails_at_once_before_data_or_compilation(tmp_path, capsys, mo
   def never(*args, **kwargs):
     raise AssertionError("data loaded or a sweep started before --out was checked")
 
-  monkeypatch.setattr(cli.datasets, "load", never)
-  monkeypatch.setattr(cli, "sweep", never)
+  monkeypatch.setattr(command.datasets, "load", never)
+  monkeypatch.setattr(command, "sweep", never)
   status, stdout, stderr = run(capsys, "sweep", "--out", out)
   assert status == 2 and stdout == ""
   assert stderr.startswith("indian-optax: error: --out: ") and stderr.count("\n") == 1
@@ -239,6 +248,7 @@ SIXTEEN = ["sweep", "--alpha", "0.3,0.5,1,2", "--beta", "0.05,0.1,0.5,1", "--chu
            "--epochs", "6", "--batch-size", "32"]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_sweep_keeps_its_chunks_and_resumes_to_the_same_results(tmp_path, stop):
   out, whole = tmp_path / "interrupted", tmp_path / "whole"
@@ -277,6 +287,7 @@ def test_resume_needs_the_same_arguments_and_leaves_a_complete_folder_alone(tmp_
   assert status == 2 and "holds no results to resume" in stderr
 
 
+@pytest.mark.slow
 def test_a_bare_resume_restores_every_recorded_argument(tmp_path, capsys):
   """``--resume --out DIR`` alone, as the interrupt message says, finishes the same sweep."""
   whole, out = tmp_path / "whole", tmp_path / "interrupted"
@@ -292,6 +303,7 @@ def test_a_bare_resume_restores_every_recorded_argument(tmp_path, capsys):
   assert load(out)["complete"] is True and load(out)["runs"] == load(whole)["runs"]
 
 
+@pytest.mark.slow
 def test_select_reaches_the_sweep_and_chooses_the_lowest_training_loss(tmp_path, capsys):
   out = tmp_path / "by_loss"
   argv = ["sweep", "--alpha", "0.1,2", "--beta", "0.1", "--select", "train_loss", *TINY]
@@ -302,6 +314,7 @@ def test_select_reaches_the_sweep_and_chooses_the_lowest_training_loss(tmp_path,
   assert result.best()["alpha"] == min(losses, key=losses.get)
 
 
+@pytest.mark.slow
 def test_report_redraws_the_plots_and_reprints_the_summary(tmp_path, capsys):
   out = tmp_path / "saved"
   assert (
@@ -351,6 +364,7 @@ def npz_files(tmp_path):
   return files
 
 
+@pytest.mark.slow
 def test_a_users_npz_file_is_trained_on(tmp_path, capsys, npz_files):
   out = tmp_path / "npz"
   status, _, _ = run(capsys, "train", "--dataset", str(npz_files["good"]), "--out", str(out),
@@ -364,6 +378,11 @@ BAD_INPUT = [
   (["sweep", "--alpha", "abc"], "--alpha: 'abc' is not a number"),
   (["sweep", "--beta", "0"], "--beta: must be > 0, got 0"),
   (["sweep", "--alpha", "-1"], "--alpha: must be >= 0, got -1"),
+  (["sweep", "--alpha", "0.1,0.5,1,2", "--lr", "0.03,-0.1,0.3"], "--lr: must be >= 0, got -0.1"),
+  (
+    ["sweep", "--alpha", "0.1,0.5,1,2", "--beta", "0.01,0", "--lr", "0.03,0.1,0.3"],
+    "--beta: must be > 0, got 0",
+  ),
   (
     ["sweep", "--alpha", "-0.1,1"],
     "--alpha: expected a value (for a negative one write --alpha=-0.1)",
@@ -431,18 +450,7 @@ def test_bad_input_gets_one_line_and_exit_status_2(tmp_path, capsys, npz_files, 
   assert not out.exists()
 
 
-def test_help_shows_the_defaults_and_no_markup(capsys):
-  texts = {}
-  for argv in (["--help"], ["sweep", "--help"], ["compare", "--help"], ["train", "--help"]):
-    with pytest.raises(SystemExit):
-      cli.main(argv)
-    texts[argv[0]] = " ".join(capsys.readouterr().out.split())
-  assert not any("``" in text or ":func:" in text for text in texts.values())
-  assert "--alpha ALPHA comma list (default: 0.1,0.5,1,2)" in texts["sweep"]
-  assert "--epochs EPOCHS passes over the training set (default: 15)" in texts["sweep"]
-  assert "(default: 0.001,0.003,0.01,0.03,0.1,0.3)" in texts["compare"]
-
-
+@pytest.mark.slow
 def test_python_dash_m_runs_the_command():
   result = subprocess.run(
     [sys.executable, "-m", "indian_optax", "sweep", "--beta", "-2"],
@@ -454,6 +462,7 @@ def test_python_dash_m_runs_the_command():
   assert result.stderr == "indian-optax: error: --beta: must be > 0, got -2\n"
 
 
+@pytest.mark.slow
 def test_a_missing_app_extra_is_one_line_not_a_traceback():
   # sklearn made unimportable in a fresh interpreter: the app's one check reports it.
   code = (
@@ -475,3 +484,77 @@ def test_digits_are_read_as_scikit_learn_reads_them():
   expected_images, expected_labels = load_digits(return_X_y=True)
   np.testing.assert_array_equal(images, expected_images)
   np.testing.assert_array_equal(labels, expected_labels)
+
+
+@pytest.mark.slow
+def test_the_readme_sweep_of_lists_of_different_lengths_runs(tmp_path, capsys):
+  """4 alphas x 4 betas x 3 learning rates: once a traceback (whole lists multiplied)."""
+  out = tmp_path / "readme"
+  argv = ["sweep", "--alpha", "0.1,0.5,1,2", "--beta", "0.01,0.1,0.5,1", "--lr", "0.03,0.1,0.3",
+          "--epochs", "1", "--batch-size", "256", "--out", str(out)]  # fmt: skip
+  status, _, stderr = run(capsys, *argv)
+  assert status == 0, stderr
+  assert len(load(out)["runs"]) == 48
+
+
+@pytest.mark.slow
+def test_a_setting_swept_alone_gives_the_runs_it_gives_inside_a_grid(tmp_path, capsys):
+  grid, alone = tmp_path / "grid", tmp_path / "alone"
+  common = ["--seeds", "2", *TINY]
+  assert run(capsys, "sweep", "--alpha", "0.5,1", "--beta", "0.1,0.5", "--lr", "0.1,0.3",
+             "--out", str(grid), *common)[0] == 0  # fmt: skip
+  assert run(capsys, "sweep", "--alpha", "1", "--beta", "0.1", "--lr", "0.3", "--out", str(alone),
+             *common)[0] == 0  # fmt: skip
+  inside = [r for r in load(grid)["runs"]
+            if (r["alpha"], r["beta"], r["learning_rate"]) == (1.0, 0.1, 0.3)]  # fmt: skip
+  assert inside == load(alone)["runs"]
+
+
+@pytest.mark.slow
+def test_resuming_a_results_file_of_a_newer_version_says_so(tmp_path, capsys):
+  out = tmp_path / "newer"
+  assert run(capsys, "sweep", "--alpha", "0.5", "--beta", "0.1", "--out", str(out), *TINY)[0] == 0
+  document = load(out)
+  (out / "results.json").write_text(json.dumps(document | {"version": 99, "complete": False}))
+  status, _, stderr = run(capsys, "sweep", "--resume", "--out", str(out))
+  assert status == 2 and "written by a newer indian-optax (results format version 99" in stderr
+  assert stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_resuming_another_commands_results_is_refused(tmp_path, capsys):
+  out = tmp_path / "trained"
+  assert run(capsys, "train", "--out", str(out), *TINY)[0] == 0
+  status, _, stderr = run(capsys, "sweep", "--resume", "--out", str(out))
+  assert status == 2 and "holds the results of 'train', not 'sweep'" in stderr
+
+
+@pytest.mark.slow
+def test_the_command_halves_and_records_the_epochs_each_run_trained(tmp_path, capsys):
+  out = tmp_path / "halved"
+  argv = ["sweep", "--alpha", "0.1,0.5,1", "--beta", "0.1,0.5,1", "--epochs", "4"]
+  status, stdout, _ = run(capsys, *argv, "--batch-size", "128", "--halving", "3", "--out", str(out))
+  assert status == 0
+  report = load(out)
+  assert report["halving"] == {"eta": 3.0, "rungs": [1]}
+  trained = [run_["epochs_trained"] for run_ in report["runs"]]
+  assert sorted(trained) == [1] * 6 + [4] * 3
+  for run_ in report["runs"]:
+    assert len(run_["history"]["train_loss"]) == run_["epochs_trained"]
+  assert report["best"]["alpha"] in {r["alpha"] for r in report["runs"] if r["epochs_trained"] == 4}
+  assert "18 of 36 configuration-epochs trained" in stdout
+
+
+@pytest.mark.slow
+def test_the_command_caches_its_compilations_where_it_is_told(tmp_path):
+  argv = [sys.executable, "-m", "indian_optax", "sweep", "--alpha", "0.5", "--beta", "0.1"]
+  argv += ["--epochs", "1", "--batch-size", "128"]
+  environment = {k: v for k, v in os.environ.items() if k != "INDIAN_OPTAX_COMPILE_CACHE"}
+  cache, unused = tmp_path / "cache", tmp_path / "unused"
+  for name, extra in (("on", []), ("off", ["--no-compile-cache"])):
+    folder = cache if name == "on" else unused
+    arguments = [*argv, "--compile-cache", str(folder), *extra, "--out", str(tmp_path / name)]
+    ran = subprocess.run(arguments, capture_output=True, text=True, timeout=300, env=environment)
+    assert ran.returncode == 0, ran.stderr
+  assert any(cache.iterdir()), "compilations are written to the cache"
+  assert not unused.exists()

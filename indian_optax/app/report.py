@@ -1,0 +1,157 @@
+"""What a command shows: the summary it prints and the figures it draws, and ``report DIR``.
+
+Everything here reads a :class:`~indian_optax.app.SweepResult` and its
+:class:`~indian_optax.app.results.Metadata`; nothing is re-derived from files.
+"""
+
+import functools
+import math
+import pathlib
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
+
+from indian_optax.app import plots, results_files, run_folder
+from indian_optax.app.plan import UsageError
+from indian_optax.app.results import SELECTIONS, Setting, SweepResult
+
+_SHORT = {"learning_rate": "lr"}
+
+
+def _mean_std(setting: Setting, metric: str, digits: int = 4) -> str:
+  mean, std = setting.mean[metric], setting.std[metric]
+  if math.isnan(mean):
+    return "diverged" if setting.diverged else "-"
+  if len(setting.seeds) == 1:
+    return f"{mean:.{digits}f}"
+  return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _table(result: SweepResult, settings: Sequence[Setting]) -> list[str]:
+  names = result.hyperparameter_names
+  named = any("optimizer" in s.hyperparameters for s in settings)
+  header = ["rank"] + ["optimizer"] * named + [_SHORT.get(n, n) for n in names]
+  header += ["seeds", "val accuracy", "test accuracy", "train loss", "diverged"]
+  stopped = any(not s.trained_to_end for s in settings)
+  header += ["epochs"] * stopped
+  rows = []
+  for rank, setting in enumerate(settings, start=1):
+    hyper = setting.hyperparameters
+    row = [str(rank)] + [str(hyper.get("optimizer", ""))] * named
+    row += ["-" if hyper.get(n) is None else f"{hyper[n]:g}" for n in names]
+    row += [
+      str(len(setting.seeds)),
+      _mean_std(setting, "final_val_accuracy"),
+      _mean_std(setting, "final_test_accuracy"),
+      _mean_std(setting, "final_train_loss"),
+      f"{setting.diverged}/{len(setting.seeds)}" if setting.diverged else "-",
+    ]
+    row += [str(setting.epochs_trained)] * stopped
+    rows.append(row)
+  widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+  return [
+    "  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *rows]
+  ]
+
+
+def summary(
+  result: SweepResult,
+  files: Sequence[pathlib.Path],
+  *,
+  limit: int = 12,
+  note: Optional[str] = None,
+) -> str:
+  """The summary of a result: best settings first (each optimizer's choice for ``compare``)."""
+  meta = result.metadata
+  command = meta.command if meta else "sweep"
+  split = SELECTIONS[result.selection][0]
+  lines = [
+    f"{command} on {meta.dataset if meta else '?'} ({meta.model if meta else '?'}), "
+    f"{result.epochs} epochs; settings ranked by final {result.selection.replace('_', ' ')} "
+    f"on the {split} split (test accuracy is reported, never used to choose; ± is the "
+    "population standard deviation over the seeds)"
+  ]
+  if not result.complete:
+    lines.append(f"INCOMPLETE: {len(result.configs)} runs finished; continue with --resume")
+  ranked = result.ranked_settings()
+  if command == "compare":
+    settings, total, what = result.chosen_settings(), len(result.optimizers), "optimizers' choices"
+  else:
+    settings, total, what = ranked, len(ranked), "settings"
+  lines += _table(result, settings[:limit])
+  if meta is not None and meta.halving is not None:
+    trained = int(sum(result.epochs_trained))
+    lines.append(
+      f"successive halving (eta {meta.halving.eta:g}, rungs after epochs "
+      f"{list(meta.halving.rungs)}): {trained} of {len(result.configs) * result.epochs} "
+      "configuration-epochs trained; settings stopped early rank after those trained to the end"
+    )
+  lines.append(f"showing {min(limit, len(settings))} of {total} {what}")
+  best = ranked[0]
+  chosen = " ".join(f"{_SHORT.get(k, k)}={v}" for k, v in best.hyperparameters.items())
+  lines.append(
+    f"chosen: {chosen}: test accuracy {_mean_std(best, 'final_test_accuracy')}"
+    + (f", {best.diverged} of its runs diverged" if best.diverged else "")
+  )
+  lines += [f"warning: {w}" for w in result.grid_edge_warnings()]
+  if note:
+    lines.append(note)
+  if files:
+    lines += ["files written:"] + [f"  {f}" for f in files]
+  return "\n".join(lines)
+
+
+def figures(result: SweepResult) -> dict[str, Callable[[pathlib.Path], Any]]:
+  """The PNGs of a result set: name -> draw(path)."""
+  meta = result.metadata
+  command = meta.command if meta else None
+  title = (
+    f"{meta.dataset if meta else None}, {meta.model if meta else None}, {result.epochs} epochs"
+  )
+  drawn: dict[str, Callable[[pathlib.Path], Any]] = {}
+  if command == "sweep" and {"alpha", "beta"} <= set(result.hyperparameter_names):
+    metrics = [f"final_{result.selection}"] + ["final_train_loss"] * (
+      result.selection != "train_loss"
+    )
+    for metric in metrics:
+      label = f"{result.optimizers[0]}: {metric.replace('_', ' ')} ({title})"
+      drawn[f"heatmap_{metric.removeprefix('final_')}.png"] = functools.partial(
+        _heatmap, result, metric=metric, title=label
+      )
+  if command == "compare":
+    settings, what = result.chosen_settings(), "each optimizer's chosen setting"
+  else:
+    settings, what = result.ranked_settings()[:8], "the best settings"
+  drawn["curves.png"] = lambda path: plots.curves(
+    result, settings, path, title=f"mean over seeds, {what}: {title}"
+  )
+  return drawn
+
+
+def _heatmap(result: SweepResult, path: pathlib.Path, *, metric: str, title: str) -> None:
+  plots.heatmap(result, path, metric=metric, title=title)
+
+
+def draw(result: SweepResult, folder: pathlib.Path) -> list[pathlib.Path]:
+  """Writes the result's figures into ``folder`` (each atomically); returns their paths."""
+  drawn = []
+  for name, drawing in figures(result).items():
+    run_folder.write_png(folder / name, drawing)
+    drawn.append(folder / name)
+  return drawn
+
+
+def report(folder: pathlib.Path) -> int:
+  """``indian-optax report DIR``: redraws the plots of a saved folder, reprints its summary."""
+  try:
+    result = SweepResult.load(folder)
+  except ValueError as error:
+    raise UsageError(f"report: {error}") from None
+  folder = folder if folder.is_dir() else folder.parent
+  try:
+    with run_folder.locked(folder):
+      drawn = draw(result, folder)
+  except (run_folder.FolderError, OSError) as error:
+    raise UsageError(f"report: {error}") from None
+  files = [folder / results_files.RESULTS_JSON, folder / results_files.RESULTS_CSV]
+  print(summary(result, [*files, *drawn]))
+  return 0

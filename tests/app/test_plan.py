@@ -1,0 +1,166 @@
+"""The command line parsed into a typed Plan: values, defaults, every check once, the record
+that --resume compares as values."""
+
+import pathlib
+
+import pytest
+
+from indian_optax.app import optimizers
+from indian_optax.app.plan import Plan, Report, UsageError, parse, parser
+
+
+def plan(*argv) -> Plan:
+  parsed = parse(list(argv))
+  assert isinstance(parsed, Plan)
+  return parsed
+
+
+def test_values_are_typed_and_defaults_filled_in():
+  p = plan("sweep", "--alpha", "0.5,1", "--lr", "0.03,0.1,0.3", "--seeds", "3", "--out", "runs/x")
+  assert p.options["alpha"] == (0.5, 1.0) and p.options["lr"] == (0.03, 0.1, 0.3)
+  assert (
+    p.options["epochs"] == 15 and p.options["batch_size"] == 64 and p.options["chunk"] == "auto"
+  )
+  assert p.seeds == [0, 1, 2] and p.out == pathlib.Path("runs/x") and p.halving is None
+  assert p.given == {"alpha", "lr", "seeds"}
+  (sweep,) = p.sweeps
+  assert sweep.name == "indian" and sweep.static == {"weight_decay": None}
+  assert sweep.grid == {"alpha": (0.5, 1.0), "beta": (0.01, 0.1, 0.5, 1.0),
+                        "learning_rate": (0.03, 0.1, 0.3)}  # fmt: skip
+
+
+def test_lists_of_different_lengths_make_a_grid_not_an_error():
+  """The README's sweep: 4 x 4 x 3, once a traceback (whole lists multiplied together)."""
+  p = plan("sweep", "--alpha", "0.1,0.5,1,2", "--beta", "0.01,0.1,0.5,1", "--lr", "0.03,0.1,0.3",
+           "--seeds", "3")  # fmt: skip
+  assert p.sweeps[0].settings == 48 and len(p.seeds) == 3
+
+
+def test_each_value_is_checked_on_its_own_and_named():
+  with pytest.raises(UsageError, match=r"^--beta: must be > 0, got 0$"):
+    parse(["sweep", "--alpha", "0.1,0.5,1,2", "--beta", "0.01,0", "--lr", "0.03,0.1,0.3"])
+  with pytest.raises(UsageError, match=r"^--lr: must be >= 0, got -0.1$"):
+    parse(["sweep", "--alpha", "0.1,0.5", "--lr=0.3,-0.1,0.2"])
+
+
+def test_duplicated_values_run_once():
+  p = plan("sweep", "--alpha", "0.5,0.5,1", "--beta", "0.1")
+  assert p.sweeps[0].grid["alpha"] == (0.5, 1.0)
+  assert plan("compare", "--optimizers", "adam,adam").options["optimizers"] == ("adam",)
+
+
+def test_halving_resolves_its_rungs():
+  p = plan("sweep", "--epochs", "12", "--halving", "3")
+  assert (p.halving.eta, p.halving.rungs) == (3.0, (1, 4))
+  assert plan("sweep", "--epochs", "12", "--halving", "2", "--rungs", "6,3").halving.rungs == (3, 6)
+
+
+def test_compare_and_train_plan_their_sweeps():
+  compare = plan("compare", "--optimizers", "indian,sgd", "--lr", "0.01,0.1")
+  assert [s.name for s in compare.sweeps] == ["indian", "sgd"] and compare.seeds == [0, 1, 2]
+  assert compare.sweeps[0].grid == {"alpha": (0.5,), "beta": (0.1,), "learning_rate": (0.01, 0.1)}
+  assert compare.sweeps[1].grid == {"learning_rate": (0.01, 0.1)}
+  train = plan("train", "--optimizer", "adamw", "--lr", "0.003")
+  assert train.sweeps[0].grid == {"learning_rate": (0.003,)}
+  default_lr = optimizers.DEFAULT_LEARNING_RATES["indian"]
+  grid = {"alpha": (0.5,), "beta": (0.1,), "learning_rate": (default_lr,)}
+  assert plan("train").sweeps[0].grid == grid
+
+
+def test_report_names_a_folder():
+  assert parse(["report", "somewhere"]) == Report(pathlib.Path("somewhere"))
+
+
+def test_the_record_is_json_and_the_resumed_plan_equals_the_recorded_one(tmp_path):
+  original = plan("sweep", "--alpha", "0.5,1", "--beta", "0.1", "--seeds", "2", "--epochs", "2",
+                  "--val-fraction", "0.2", "--select", "train_loss", "--chunk", "2")  # fmt: skip
+  record = original.record()
+  assert record["alpha"] == [0.5, 1.0] and record["chunk"] == 2 and record["seeds"] == 2
+  bare = plan("sweep", "--resume", "--out", str(tmp_path))
+  resumed = bare.resumed(record, tmp_path)
+  assert resumed.options == original.options and resumed.sweeps == original.sweeps
+  assert resumed.resume and resumed.out == tmp_path
+  same = plan("sweep", "--alpha", "0.5,1.0", "--epochs", "2", "--resume", "--out", str(tmp_path))
+  assert same.resumed(record, tmp_path).options == original.options, "values, not the text"
+
+
+def test_a_resume_with_other_values_names_the_option():
+  record = plan("sweep", "--alpha", "0.5,1", "--epochs", "2").record()
+  other = plan("sweep", "--alpha", "0.5,2", "--resume", "--out", "x")
+  message = "--alpha: 0.5,2 differs from 0.5,1 recorded in 'x'; --resume needs the arguments"
+  with pytest.raises(UsageError, match="^" + message):
+    other.resumed(record, pathlib.Path("x"))
+
+
+def test_records_of_the_last_release_resume_too():
+  """Format 3 files of 0.2 recorded lists as the comma strings given."""
+  record = {"alpha": "0.5,1", "beta": None, "epochs": 2, "seeds": 1, "optimizer": "indian",
+            "chunk": "auto", "rungs": None, "halving": None}  # fmt: skip
+  resumed = plan("sweep", "--resume", "--out", "x").resumed(record, pathlib.Path("x"))
+  assert resumed.options["alpha"] == (0.5, 1.0) and resumed.options["epochs"] == 2
+
+
+MISTAKES = [
+  (["sweep", "--alpha", "abc"], "--alpha: 'abc' is not a number"),
+  (["sweep", "--alpha", ""], "--alpha: '' is not a number"),
+  (["sweep", "--beta", "0"], "--beta: must be > 0, got 0"),
+  (["sweep", "--alpha", "-0.1,1"],
+   "--alpha: expected a value (for a negative one write --alpha=-0.1)"),
+  (["sweep", "--alpha", "-1"], "--alpha: must be >= 0, got -1"),
+  (["sweep", "--alpha=-1"], "--alpha: must be >= 0, got -1"),
+  (["sweep", "--lr", "nan"], "--lr: must be finite, got nan"),
+  (["sweep", "--lr", "1e308"], "--lr: 1e+308 overflows float32"),
+  (["sweep", "--optimizer", "innaprop", "--sigma", "1"], "--sigma: must be < 1, got 1"),
+  (["sweep", "--weight-decay=-1"], "--weight-decay: must be >= 0, got -1"),
+  (["sweep", "--weight-decay", "0.1,0.2"], "--weight-decay: give one value, got 2"),
+  (["sweep", "--sigma", "0.9"], "--sigma: only for --optimizer innaprop, not indian"),
+  (["sweep", "--optimizer", "adam"], "--optimizer: invalid choice: 'adam'"),
+  (["sweep", "--seed=-1"], "--seed: must be in [0, 4294967295], got -1"),
+  (["sweep", "--seed", "4294967295", "--seeds", "2"],
+   "--seed: must be integers in [0, 2**32), got 4294967296"),
+  (["sweep", "--seeds", "0"], "--seeds: must be >= 1, got 0"),
+  (["sweep", "--val-fraction", "1"], "--val-fraction: must be in [0, 1), got 1"),
+  (["sweep", "--val-fraction", "0"],
+   "--val-fraction: select='val_accuracy' needs a validation split (val_fraction > 0)"),
+  (["sweep", "--select", "test_accuracy"], "--select: invalid choice: 'test_accuracy'"),
+  (["sweep", "--force", "--resume", "--out", "x"], "--force and --resume exclude each other"),
+  (["sweep", "--resume"], "--resume: name the folder to continue with --out DIR"),
+  (["sweep", "--halving", "3", "--resume", "--out", "x"],
+   "--resume: a --halving sweep cannot be resumed (it saves at the end)"),
+  (["sweep", "--halving", "1"], "--halving: must be > 1, got 1"),
+  (["sweep", "--rungs", "2"], "--rungs: only with --halving"),
+  (["sweep", "--halving", "3", "--rungs", "15"], "--rungs: rungs must be epochs in [1, 15)"),
+  (["sweep", "--halving", "3", "--rungs", "1.5"], "--rungs: rungs are whole epochs, got 1.5"),
+  (["sweep", "--dataset", "cifar"], "--dataset: unknown data set 'cifar'"),
+  (["sweep", "--model", "resnet"], "--model: unknown model 'resnet': use mlp or cnn"),
+  (["sweep", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
+  (["sweep", "--chunk", "some"], "--chunk: 'some' is not an integer"),
+  (["sweep", "--batch-size", "x"], "--batch-size: 'x' is not an integer"),
+  (["compare", "--optimizers", "adam,lion"], "--optimizers: unknown 'lion'; choose from indian"),
+  (["compare", "--optimizers", "sgd", "--lr=-1"], "--lr: must be >= 0, got -1"),
+  (["train", "--optimizer", "sgd", "--beta", "1"], "--alpha/--beta: sgd has no alpha or beta"),
+  (["train", "--lr", "0.1,0.2"], "--lr: give one value, got 2"),
+  (["frobnicate"], "invalid choice: 'frobnicate'"),
+  ([], "choose a command: sweep, compare, train or report (see --help)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+  "argv, message", MISTAKES, ids=[" ".join(a) or "none" for a, _ in MISTAKES]
+)
+def test_every_mistake_is_one_line_naming_the_option(argv, message):
+  with pytest.raises(UsageError) as caught:
+    parse(argv)
+  assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_help_shows_the_defaults_and_no_markup(capsys):
+  texts = {}
+  for argv in (["--help"], ["sweep", "--help"], ["compare", "--help"], ["train", "--help"]):
+    with pytest.raises(SystemExit):
+      parser().parse_args(argv)
+    texts[argv[0]] = " ".join(capsys.readouterr().out.split())
+  assert not any("``" in text or ":func:" in text for text in texts.values())
+  assert "--alpha ALPHA comma list (default: 0.1,0.5,1,2)" in texts["sweep"]
+  assert "--epochs EPOCHS passes over the training set (default: 15)" in texts["sweep"]
+  assert "(default: 0.001,0.003,0.01,0.03,0.1,0.3)" in texts["compare"]

@@ -1,0 +1,123 @@
+"""results.json and results.csv: the documented schema, round trips, versions, atomic writes."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from indian_optax.app import Metadata, SweepResult, results_files
+from indian_optax.app.results import HalvingRecord
+
+METADATA = Metadata(
+  command="sweep", dataset="digits", model="mlp", arguments=("sweep", "--alpha", "0.5,2"),
+  options={"alpha": [0.5, 2.0], "epochs": 2, "batch_size": 64, "seed": 0, "val_fraction": 0.1},
+  halving=HalvingRecord(3.0, (1,)), files=("results.json", "results.csv"),
+)  # fmt: skip
+
+
+@pytest.fixture
+def original(make_result):
+  return make_result(
+    [{"optimizer": "indian", "alpha": 0.5, "seed": 0}, {"optimizer": "indian", "alpha": 2.0,
+                                                       "seed": 0}],
+    [0.875, math.nan], [0.25, math.nan], diverged_at=[None, 2],
+    val_loss=np.array([[1.5, 0.75], [1.0, math.nan]]), metadata=METADATA,
+  )  # fmt: skip
+
+
+def test_save_and_load_round_trip_every_field(tmp_path, original):
+  written = original.save(tmp_path)
+  assert [p.name for p in written] == ["results.json", "results.csv"]
+  loaded = SweepResult.load(tmp_path)
+  assert loaded.configs == original.configs and loaded.diverged_at == [None, 2]
+  assert loaded.epochs == 2 and loaded.metadata == original.metadata
+  for field in ("train_loss", "val_accuracy", "test_accuracy", "val_loss", "test_loss",
+                "final_train_loss", "epochs_trained"):  # fmt: skip
+    np.testing.assert_array_equal(getattr(loaded, field), getattr(original, field))
+  assert loaded.best() == original.best()
+
+
+def test_the_json_has_the_documented_keys_in_order(tmp_path, original):
+  original.save(tmp_path)
+  document = json.loads((tmp_path / "results.json").read_text())
+  assert list(document) == [
+    "format", "version", "complete", "command", "dataset", "model", "epochs", "batch_size", "seed",
+    "val_fraction", "arguments", "options", "files", "halving", "selection", "devices", "best",
+    "chosen", "warnings", "runs",
+  ]  # fmt: skip
+  assert (document["format"], document["version"]) == ("indian-optax-results", 3)
+  assert document["selection"] == {"metric": "val_accuracy", "split": "validation"}
+  assert document["halving"] == {"eta": 3.0, "rungs": [1]}
+  assert (
+    document["runs"][1]["final_val_accuracy"] is None and document["runs"][1]["diverged_at"] == 2
+  )
+  assert document["runs"][0]["final_val_loss"] == 0.75
+  csv_lines = (tmp_path / "results.csv").read_text().splitlines()
+  assert csv_lines[0].startswith("optimizer,alpha,seed,diverged_at,epochs_trained")
+  assert csv_lines[2].endswith(",2,2,,,,,")
+
+
+def test_a_library_result_saves_without_the_commands_metadata(tmp_path, make_result):
+  r = make_result([{"alpha": 0.5, "seed": 0}], [0.875], [0.25])
+  r.save(tmp_path)
+  document = json.loads((tmp_path / "results.json").read_text())
+  assert "command" not in document and document["epochs"] == 2
+  assert SweepResult.load(tmp_path).metadata is None
+
+
+def test_files_of_version_2_load_with_unknown_validation_and_test_losses(make_result):
+  document = results_files.to_json(make_result([{"alpha": 0.5, "seed": 0}], [0.875], [0.25]))
+  for run in document["runs"]:  # a version-2 file: no loss histories on held-out data
+    del run["history"]["val_loss"], run["history"]["test_loss"]
+  loaded = results_files.from_json(document | {"version": 2})
+  assert loaded.val_loss.shape == (1, 2) and np.all(np.isnan(loaded.val_loss))
+
+
+@pytest.mark.parametrize(
+  "version, message",
+  [
+    (4, "written by a newer indian-optax (results format version 4; this one reads versions 2 to "
+        "3): upgrade indian-optax to read it"),
+    (1, "unknown results format version 1"),
+    ("3", "unknown results format version '3'"),
+    (None, "unknown results format version None"),
+  ],
+)  # fmt: skip
+def test_a_version_it_cannot_read_is_refused_with_the_reason(
+  tmp_path, make_result, version, message
+):
+  document = results_files.to_json(make_result([{"alpha": 0.5, "seed": 0}], [0.875], [0.25]))
+  (tmp_path / "results.json").write_text(json.dumps(document | {"version": version}))
+  with pytest.raises(ValueError, match="results file") as caught:
+    SweepResult.load(tmp_path)
+  assert message in str(caught.value)
+  with pytest.raises(results_files.FormatVersionError):
+    results_files.from_json(document | {"version": version})
+
+
+def test_loading_something_else_says_what_is_wrong(tmp_path):
+  with pytest.raises(ValueError, match="does not exist"):
+    SweepResult.load(tmp_path / "nothing")
+  (tmp_path / "results.json").write_text('{"format": "other"}')
+  with pytest.raises(ValueError, match="not a readable indian-optax results file"):
+    SweepResult.load(tmp_path)
+
+
+def test_results_json_is_replaced_whole_never_written_in_place(tmp_path, monkeypatch, make_result):
+  """A failure while writing leaves the previous results.json as it was."""
+  make_result([{"lr": 0.1, "seed": 0}], [0.8], [0.5]).save(tmp_path)
+  before = (tmp_path / "results.json").read_bytes()
+  write_bytes = results_files.pathlib.Path.write_bytes
+
+  def fail(self, content):
+    if "results.json" not in self.name:
+      return write_bytes(self, content)
+    self.open("wb").write(content[: len(content) // 2])  # half a file, then the crash
+    raise OSError("disk full")
+
+  monkeypatch.setattr(results_files.pathlib.Path, "write_bytes", fail)
+  with pytest.raises(OSError, match="disk full"):
+    make_result([{"lr": 1.0, "seed": 0}], [0.9], [0.4]).save(tmp_path)
+  assert (tmp_path / "results.json").read_bytes() == before
+  assert json.loads(before)["runs"][0]["lr"] == 0.1
