@@ -12,7 +12,7 @@ from typing import Any
 
 from indian_optax import _deprecated, diagnostics
 from indian_optax._checks import HyperparameterError
-from indian_optax._inertial import IndianState, indian, psi_from_state, scale_by_indian
+from indian_optax._inertial import IndianState, indian, psi_from_state
 from indian_optax._innaprop import (
   ScaleByBiasCorrectedRmsState,
   innaprop,
@@ -46,5 +46,4 @@ __all__ = [
   "power_decay",
   "psi_from_state",
   "scale_by_bias_corrected_rms",
-  "scale_by_indian",
 ]

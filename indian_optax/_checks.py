@@ -67,8 +67,10 @@ class HyperparameterError(ValueError):
     value: the offending value (the first offending element of an array).
   """
 
-  def __init__(self, owner: str, name: str, requirement: str, value: Any, shown: str):
-    super().__init__(f"{owner}: {name} must be {requirement}, got {name}={shown}.")
+  def __init__(
+    self, owner: str, name: str, requirement: str, value: Any, shown: str, hint: str = ""
+  ):
+    super().__init__(f"{owner}: {name} must be {requirement}, got {name}={shown}.{hint}")
     self.owner, self.name, self.requirement, self.value = owner, name, requirement, value
 
 
@@ -109,7 +111,14 @@ def check_hyperparameter(owner: str, name: str, value: Any, rule: Rule) -> None:
   if requirement is not None:
     flat = array.reshape(-1)
     offending = next(v for v in flat if rule.violation(np.asarray(v)) is not None)
-    raise HyperparameterError(owner, name, requirement, float(offending), _show(value))
+    hint = ""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jnp.floating) and jnp.dtype(dtype).itemsize <= 2:
+      hint = (
+        f" (a {np.dtype(value.dtype).name} value: optax.inject_hyperparams casts to the params' "
+        "dtype; pass hyperparam_dtype=jnp.float32)"
+      )
+    raise HyperparameterError(owner, name, requirement, float(offending), _show(value), hint)
 
 
 def check_state_dtype(owner: str, state_dtype: Any) -> None:

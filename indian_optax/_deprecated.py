@@ -6,9 +6,11 @@ from typing import Any, Optional
 import jax
 import optax
 
+from indian_optax import _checks
 from indian_optax._inertial import IndianState, indian
 
 
+@_checks.checks_hyperparameters
 def scale_by_indian_psi(
   learning_rate: optax.ScalarOrSchedule,
   alpha: optax.ScalarOrSchedule = 0.1,
@@ -29,6 +31,12 @@ def scale_by_indian_psi(
 
 
 DEPRECATED: dict[str, tuple[Any, str]] = {
+  "scale_by_indian": (
+    indian,
+    "indian_optax.scale_by_indian is deprecated: use indian_optax.indian, the same "
+    "transformation (its learning rate lives inside the step, which Optax's scale_by_ names "
+    "do not). It will be removed in 0.4.",
+  ),
   "scale_by_indian_psi": (
     scale_by_indian_psi,
     "indian_optax.scale_by_indian_psi is deprecated: use indian_optax.indian(learning_rate, "

@@ -17,8 +17,9 @@ exactly the paper's recursion (:math:`u_k = \\theta_{k+1} - \\theta_k`). Why φ,
 * **Exact everywhere.** :math:`u_k` and :math:`\\varphi_{k+1}` are both formed from
   :math:`\\varphi_k`: nothing is divided by a quantity that can vanish (reading :math:`u_k`
   back from :math:`\\varphi_{k+1}` divides by :math:`1 - \\alpha\\gamma_k`, 0 inside the domain).
-* **Small in low precision.** φ starts at zero and stays of the order of γβ|g|; ψ and ψ − θ
-  are of the order of θ, so a bfloat16 state rounds them 2^-8 relative to |θ| at each step.
+* **Small in low precision.** φ starts at zero and stays of the order of the gradient (its
+  fixed point under a constant gradient is β(1 − αβ)g/α); ψ and ψ − θ are of the order of θ,
+  so a bfloat16 state rounds them 2^-8 relative to |θ| at each step.
 * **One formula.** Every way a hyperparameter arrives (Python float, NumPy or JAX array,
   traced under ``jit``/``vmap``, ``optax.inject_hyperparams``, a schedule) takes the same
   lines, :func:`_indian_leaf`: the same values give the same bits. The scalars reach it as
@@ -31,8 +32,9 @@ each, and the params' loop reads the old φ that the state's loop overwrites in 
 default copy insertion copies φ once per leaf and step. XLA's region analysis orders the two
 loops instead (``XLA_FLAGS=--xla_cpu_copy_insertion_use_region_analysis=true``, set before
 JAX starts): no copy. When the state's loop also reads θ (a weight decay, α or β that may
-change), each loop reads what the other overwrites and one state-sized copy per leaf remains
-on the CPU with either setting. XLA:GPU writes θ and φ in one fused loop and copies nothing.
+change), each loop reads what the other overwrites and one or two state-sized copies per leaf
+remain on the CPU with either setting. XLA:GPU writes θ and φ in one fused loop and copies
+nothing.
 
 When α or β change between steps (schedules, or values changed under
 ``inject_hyperparams``), φ is carried to the new basis, :math:`\\varphi \\mathrel{+}=
@@ -86,17 +88,25 @@ class _Scalars(NamedTuple):
 
 
 def _indian_leaf(
-  g: jax.Array, phi: jax.Array, theta: Any = None, *, scalars: _Scalars
+  g: jax.Array,
+  phi: jax.Array,
+  theta: Any = None,
+  *,
+  scalars: _Scalars,
+  state_holds_params_dtype: bool = True,
 ) -> tuple[jax.Array, jax.Array]:
   """One leaf of INDIAN's step: (u_k, φ_{k+1}) from (g_k, φ_k, θ_k), in one formula.
 
-  Computed in at least float32; u_k comes back as precise as the gradient and the params
-  (like Optax's own), φ_{k+1} in the state's dtype. Each sum has at most one product a
-  compiler may fuse into an FMA, so its rounding does not depend on the program around it.
+  Computed in at least float32. u_k comes back as precise as the gradient and the params,
+  like Optax's own (the params' dtype is φ's unless ``state_dtype`` was given, so the update
+  is the same with or without params), φ_{k+1} in the state's dtype. Each sum has at most one
+  product a compiler may fuse into an FMA (hence ``φ - (αγ)φ`` for ``(1 - αγ)φ``), so the
+  rounding does not depend on the program around the step.
   """
   g, stored = jnp.asarray(g), phi.dtype
   compute = jnp.promote_types(jnp.promote_types(g.dtype, stored), jnp.float32)
-  out = g.dtype if theta is None else jnp.promote_types(g.dtype, jnp.asarray(theta).dtype)
+  like = theta if theta is not None else (phi if state_holds_params_dtype else g)
+  out = jnp.promote_types(g.dtype, jnp.asarray(like).dtype)
   real = lambda x: jnp.asarray(jnp.real(x), jnp.finfo(compute).dtype)  # complex params
   s = scalars
   lr, a, b = real(s.learning_rate), real(s.alpha), real(s.beta)
@@ -106,14 +116,17 @@ def _indian_leaf(
     phi = phi + real(s.basis_change) * theta
   if s.initial_speed is not None:  # φ_0 = β(c − β) g_0
     phi = phi + jnp.where(s.first_step, b * (real(s.initial_speed) - b), 0.0) * g
-  if s.decoupled_weight_decay is not None:  # θ ← (1 − γλ)θ, ψ stays: φ += (1 − αβ)γλθ
-    shrink = lr * real(s.decoupled_weight_decay) * theta
-    phi = phi + (1.0 - a * b) * shrink
-  if s.weight_decay is not None:  # γwθ added to the θ step: the gradient g + (w/β)θ
-    g = g + (real(s.weight_decay) / b) * theta
-  u = -(lr / b) * (phi + (b * b) * g)  # u_k = −γ(φ_k/β + βg_k)
+  decayed = theta
+  if s.decoupled_weight_decay is not None:  # θ̃ = (1 − γλ)θ first, ψ stays: φ += (1 − αβ)γλθ
+    lam = real(s.decoupled_weight_decay)
+    phi = phi + ((1.0 - a * b) * lr * lam) * theta
+    decayed = theta - (lr * lam) * theta
+  if s.weight_decay is not None:  # γwθ̃ added to the θ step: the gradient g + (w/β)θ̃
+    g = g + (real(s.weight_decay) / b) * decayed
+  step = phi + (b * b) * g  # β(φ_k/β + βg_k)
   if s.decoupled_weight_decay is not None:
-    u = u - shrink
+    step = step + (b * lam) * theta  # and γλθ = (γ/β)·βλθ
+  u = -(lr / b) * step  # u_k = −γλθ_k − γ(φ_k/β + βg_k)
   new_phi = (phi - (a * lr) * phi) + (lr * b * (1.0 - a * b)) * g  # φ_{k+1}
   if s.refused is not None:
     u, new_phi = jnp.where(s.refused, jnp.nan, u), jnp.where(s.refused, phi, new_phi)
@@ -159,7 +172,8 @@ def indian(
     \qquad \varphi_0 = \beta(c - \beta)\, g_0 .
 
   The learning rate lives inside, as in ``optax.contrib.scale_by_madgrad``: scaling the updates
-  afterwards is not INDIAN at a smaller step. ``scale_by_indian`` is this same transformation.
+  afterwards is not INDIAN at a smaller step (hence no ``scale_by_indian``: the name, kept for
+  one release, is deprecated).
 
   Args:
     learning_rate: the step size :math:`\gamma_k \ge 0`: float, array or schedule (e.g.
@@ -208,9 +222,10 @@ def indian(
 
   def init_fn(params: optax.Params) -> IndianState:
     params = floating_params("indian", params)
-    phi = optax.tree.zeros_like(params, dtype=state_dtype)
-    product = _alpha_beta(_value_at(alpha, 0), _value_at(beta, 0))
-    return IndianState(count=jnp.zeros([], jnp.int32), phi=phi, alpha_beta=product)
+    phi = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=_state_dtype(p, state_dtype)), params)
+    count = jnp.zeros([], jnp.int32)
+    product = _alpha_beta(_value_at(alpha, count), _value_at(beta, count))
+    return IndianState(count=count, phi=phi, alpha_beta=product)
 
   def update_fn(
     updates: optax.Updates,
@@ -221,8 +236,9 @@ def indian(
     del extra_args
     _check_gradients("indian", updates, state.phi)
     if params is None:
-      _require_params("indian", weight_decay=coupled, decoupled_weight_decay=decoupled,
-                      **{"a schedule of alpha or beta": scheduled})  # fmt: skip
+      needs = {"weight_decay": coupled, "decoupled_weight_decay": decoupled,
+               "a schedule of alpha or beta": scheduled}  # fmt: skip
+      _require_params("indian", needs)
     count = state.count
     hyper = (learning_rate, alpha, beta, weight_decay, decoupled_weight_decay, initial_speed)
     lr, a, b, w, lam, c = _at_run_time([_value_at(h, count) for h in hyper], state.alpha_beta)
@@ -232,8 +248,13 @@ def indian(
       basis_change = jnp.where(count == 0, 0.0, alpha_beta - state.alpha_beta)
       if params is None:
         refused, basis_change = _refuse_a_change(basis_change), None
-    scalars = _Scalars(lr, a, b, count == 0, w, lam, c, basis_change, refused)
-    step = functools.partial(_indian_leaf, scalars=scalars)
+    scalars = _Scalars(
+      learning_rate=lr, alpha=a, beta=b, first_step=count == 0, weight_decay=w,
+      decoupled_weight_decay=lam, initial_speed=c, basis_change=basis_change, refused=refused,
+    )  # fmt: skip
+    step = functools.partial(
+      _indian_leaf, scalars=scalars, state_holds_params_dtype=state_dtype is None
+    )
     trees = (updates, state.phi) if params is None else (updates, state.phi, params)
     new_updates, phi = unzip_leaves(updates, jax.tree.map(step, *trees))
     count_next = optax.safe_increment(count)
@@ -245,11 +266,6 @@ def indian(
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-scale_by_indian = indian
-"""INDIAN's step as a transformation: the same factory as :func:`indian` (its learning rate
-lives inside the step, so there is no separate ``scale_by`` form)."""
-
-
 def _at_run_time(values: list[Any], opaque: chex.Array) -> list[Any]:
   """The hyperparameters as run-time values, whether they came as constants or tracers.
 
@@ -257,12 +273,23 @@ def _at_run_time(values: list[Any], opaque: chex.Array) -> list[Any]:
   as ``x * (1 / c)``, and LLVM contracts multiply-adds into FMAs around a known constant
   otherwise than around a run-time value. Either way the same Python float, and the same
   value injected or swept under ``vmap``, gave other last bits (``tests/core/test_same_bits.py``).
-  Selecting on ``opaque == opaque``, true for the finite run-time scalar ``opaque``, hides the
-  constant (the predicate must not depend on the step count: under ``count == 0`` the
-  compiler would know ``count >= 0``); a NaN ``opaque`` makes every value NaN, never zero.
+  Selecting on ``opaque == opaque``, true for a non-NaN run-time scalar ``opaque``, hides the
+  constant; a NaN ``opaque`` makes every value NaN, never zero. (INDIAN's predicate must not
+  depend on the step count: inside its ``count == 0`` branch the compiler would know
+  ``count >= 0`` and see the constants again. It reads the state's ``alpha_beta``.)
   """
   run_time = opaque == opaque
   return [None if v is None else jnp.where(run_time, v, jnp.nan) for v in values]
+
+
+def _state_dtype(param: Any, state_dtype: Optional[jax.typing.DTypeLike]) -> Any:
+  """φ's dtype for a leaf: the params' by default; a real ``state_dtype`` made complex for
+  complex params (φ of a complex param is complex)."""
+  if state_dtype is None:
+    return param.dtype
+  if jnp.issubdtype(param.dtype, jnp.complexfloating):
+    return jnp.promote_types(state_dtype, jnp.complex64)
+  return jnp.dtype(state_dtype)
 
 
 def _alpha_beta(alpha: Any, beta: Any) -> jax.Array:
@@ -270,8 +297,9 @@ def _alpha_beta(alpha: Any, beta: Any) -> jax.Array:
   return jnp.asarray(jnp.real(alpha), float) * jnp.asarray(jnp.real(beta), float)
 
 
-def _require_params(owner: str, **needs: bool) -> None:
-  """Raises the ValueError of an ``update`` called without params by an option that needs them."""
+def _require_params(owner: str, needs: dict[str, bool]) -> None:
+  """Raises the ValueError of an ``update`` called without params by what needs them
+  (``needs``: what, in the user's words -> whether it is set)."""
   culprits = [name for name, needed in needs.items() if needed]
   if culprits:
     verb = "needs" if len(culprits) == 1 else "need"

@@ -6,8 +6,9 @@ bias-corrected RMSprop scaling of the gradient. The scaling is Optax's
 needs it, not that transformation: Optax keeps :math:`v` in the params' dtype, so it has no
 ``state_dtype`` (bfloat16 params with a float32 :math:`v`, where :math:`\sigma = 0.999` rounds
 to 1 in bfloat16), a complex :math:`v` for complex params, and arithmetic in that dtype. Here
-:math:`v` is real, in its own dtype (default: the params' real dtype), and the scaling is
-computed in at least float32.
+:math:`v` is real, in its own dtype (default: the params' real dtype), the scaling is computed
+in at least float32 and :math:`\hat g` is returned in the gradients' dtype, as every Optax
+transformation returns its updates.
 """
 
 from typing import Any, NamedTuple, Optional
@@ -26,6 +27,8 @@ from indian_optax._inertial import (
   indian,
 )
 from indian_optax._tree_utils import floating_params, unzip_leaves
+
+_COUNT_MAX = jnp.iinfo(jnp.int32).max  # where optax.safe_increment stops counting
 
 
 class ScaleByBiasCorrectedRmsState(NamedTuple):
@@ -142,7 +145,8 @@ def innaprop(
     eps: :math:`\epsilon > 0` in the scaling's denominator.
     weight_decay: decoupled weight decay :math:`\lambda \ge 0` (None: off; any number, 0
       included, needs the params in ``update``).
-    state_dtype: dtype of both state buffers (default: the params' dtype).
+    state_dtype: dtype of both state buffers (default: the params' dtype; :math:`v` is real
+      and φ complex for complex params).
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs` with the state
@@ -183,10 +187,16 @@ def innaprop(
     del extra_args
     _check_gradients("innaprop", updates, state[1].phi)
     if params is None:
-      _require_params("innaprop", weight_decay=decay,
-                      **{"a schedule of alpha or beta": scheduled})  # fmt: skip
+      _require_params("innaprop", {"weight_decay": decay, "a schedule of alpha or beta": scheduled})
     scaled, rms_state = scaling.update(updates, state[0])  # ĝ_k
-    updates, inertial_state = inertial.update(scaled, state[1], params)  # INDIAN on ĝ_k
+    try:
+      updates, inertial_state = inertial.update(scaled, state[1], params)  # INDIAN on ĝ_k
+    except ValueError as error:  # the user called innaprop
+      raise ValueError(str(error).replace("indian:", "innaprop:", 1)) from None
+    if params is None and any(isinstance(h, jax.Array) for h in (alpha, beta)):
+      # A step INDIAN refuses (alpha or beta changed without params) leaves v as it was too.
+      refused = (inertial_state.count == state[1].count) & (state[1].count < _COUNT_MAX)
+      rms_state = jax.tree.map(lambda new, old: jnp.where(refused, old, new), rms_state, state[0])
     return updates, (rms_state, inertial_state)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -193,6 +193,33 @@ def test_mixed_gradient_and_param_dtypes(name, params_dtype, grads_dtype):
   chex.assert_tree_all_finite(new_params)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_updates_have_one_dtype_with_or_without_params(name):
+  """float32 params, bfloat16 gradients: float32 updates either way (the params' dtype is
+  the state's unless state_dtype says otherwise)."""
+  params = tree(jnp.float32)
+  tx = make(name, weight_decay=None) if name == "innaprop" else FACTORIES[name](0.05)
+  _, _, with_params = run_steps(tx, params, grads_dtype=jnp.bfloat16)
+  _, _, without = run_steps(tx, params, grads_dtype=jnp.bfloat16, pass_params=False)
+  chex.assert_trees_all_equal(without, with_params)
+  assert {u.dtype for u in jax.tree.leaves(without[-1])} == {jnp.dtype(jnp.float32)}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_complex_params_keep_a_complex_state_in_a_real_state_dtype(float64, name):
+  """state_dtype=float32 for complex128 params: phi is complex64, v real."""
+  params = {"z": jnp.array([1 + 2j, -0.5j])}
+  tx = make(name, state_dtype=jnp.float32)
+  grads = {"z": jnp.array([0.3 - 1j, 2 + 0.5j])}
+  updates, state = tx.update(grads, tx.init(params), params)
+  inertial = state[1] if name == "innaprop" else state
+  assert inertial.phi["z"].dtype == jnp.complex64
+  exact = make(name)
+  expected, _ = exact.update(grads, exact.init(params), params)
+  np.testing.assert_allclose(updates["z"], expected["z"], rtol=1e-6)
+  assert np.all(np.imag(inertial.phi["z"]) != 0)
+
+
 # ---------------------------------------------------------------- 5. wrappers
 @pytest.mark.parametrize("name", NAMES)
 def test_multisteps_equals_one_step_on_the_mean_gradient(name):
@@ -391,19 +418,6 @@ def test_legitimate_difference_innaprop_state_is_a_pair_with_two_counts():
   assert isinstance(inertial, indian_optax.IndianState)
 
 
-@pytest.mark.parametrize(
-  "tx",
-  [indian_optax.innaprop(1e-3), indian_optax.indian(0.1, weight_decay=1e-4)],
-  ids=["innaprop", "indian_weight_decay"],
-)
-def test_legitimate_difference_a_weight_decay_needs_params_inside_masked(tx):
-  """A weight decay reads the params: inside optax.masked (which passes none) it raises."""
-  params = {"a": jnp.ones(3)}
-  masked = optax.masked(tx, {"a": True})
-  with pytest.raises(ValueError, match="needs the params"):
-    masked.update(params, masked.init(params))
-
-
 def test_legitimate_difference_integer_params_are_refused():
   """Optax's optimizers accept integer params and return garbage steps for them."""
   with pytest.raises(ValueError, match="only floating or complex params"):
@@ -417,8 +431,3 @@ def test_state_mirrors_the_params():
   assert state.count.dtype == jnp.int32 and int(state.count) == 0
   chex.assert_trees_all_equal(state.phi, jax.tree.map(jnp.zeros_like, params))
   assert optax.tree.get(state, "phi") is state.phi
-
-
-def test_scale_by_indian_is_indian_itself():
-  """INDIAN's learning rate lives inside its step: there is no separate ``scale_by`` form."""
-  assert indian_optax.scale_by_indian is indian_optax.indian

@@ -169,7 +169,7 @@ def test_a_concrete_change_of_alpha_without_params_is_an_error():
 
 def test_a_traced_change_of_alpha_without_params_refuses_the_step():
   """Under jit the change is only seen at run time: that step's updates are NaN and the
-  state is left as it was, so a retry with params (or optax.apply_if_finite) carries on."""
+  state is left as it was, so a retry with the params carries on."""
   tx = optax.inject_hyperparams(indian_optax.indian)(learning_rate=0.1, alpha=0.5)
   params = jnp.ones(3)
   update = jax.jit(tx.update)
@@ -181,6 +181,33 @@ def test_a_traced_change_of_alpha_without_params_refuses_the_step():
   updates, carried = update(params, state, params)
   chex.assert_tree_all_finite((updates, carried))
   assert int(carried.inner_state.count) == 2
+
+
+def test_innaprop_refuses_such_a_step_whole_and_names_itself():
+  tx = optax.inject_hyperparams(indian_optax.innaprop)(1e-3, alpha=0.5, weight_decay=None)
+  params = jnp.ones(3)
+  update = jax.jit(tx.update)
+  _, state = update(params, tx.init(params))
+  state.hyperparams["alpha"] = jnp.asarray(1.5)
+  updates, refused = update(params, state)
+  assert bool(jnp.all(jnp.isnan(updates)))
+  chex.assert_trees_all_equal(refused.inner_state, state.inner_state)  # v untouched too
+  message = (
+    "innaprop: alpha*beta changed since the last step and phi must be carried to the new "
+    "value with the params" + CALL
+  )
+  with raises_exactly(ValueError, message):
+    tx.update(params, state)
+
+
+def test_a_low_precision_hyperparameter_says_how_it_came_to_be():
+  """inject_hyperparams casts to bfloat16 params' dtype: sigma = 0.999 becomes 1.0."""
+  message = (
+    "innaprop: sigma must be < 1, got sigma=1.0. (a bfloat16 value: optax.inject_hyperparams "
+    "casts to the params' dtype; pass hyperparam_dtype=jnp.float32)"
+  )
+  with raises_exactly(indian_optax.HyperparameterError, message):
+    optax.inject_hyperparams(indian_optax.innaprop)(1e-3).init(jnp.ones(3, jnp.bfloat16))
 
 
 # ---------------------------------------------------------------- trees and dtypes
@@ -219,8 +246,15 @@ def test_psi_from_state_needs_exactly_one_inertial_state():
 # ---------------------------------------------------------------- deprecations (one release)
 def test_deprecated_names_still_work_and_warn():
   params = jnp.ones(2)
+  with pytest.warns(DeprecationWarning, match="scale_by_indian is deprecated: use indian_optax"):
+    assert indian_optax.scale_by_indian is indian_optax.indian
   with pytest.warns(DeprecationWarning, match="scale_by_indian_psi is deprecated"):
     tx = indian_optax.scale_by_indian_psi(0.1, decoupled_weight_decay=0.01)
+  with (
+    pytest.warns(DeprecationWarning),
+    raises_exactly(ValueError, "scale_by_indian_psi: beta must be > 0, got beta=0.0."),
+  ):
+    indian_optax.scale_by_indian_psi(0.1, beta=0.0)
   with pytest.warns(DeprecationWarning, match="IndianPsiState is deprecated"):
     assert indian_optax.IndianPsiState is indian_optax.IndianState
   state = tx.init(params)

@@ -83,6 +83,22 @@ def test_decoupled_weight_decay_follows_the_innaprop_order(float64, problem, sch
   assert max_relative_deviation(ours, expected) < 1e-12
 
 
+@pytest.mark.parametrize("problem", sorted(PROBLEMS))
+def test_every_option_at_once_follows_the_paper_in_its_order(float64, problem):
+  """Decoupled decay first (theta shrinks, psi stays), then the step with INNA's coupled decay
+  on the decayed theta, and an initial speed, with a power decay."""
+  make, alpha, beta, gamma0 = PROBLEMS[problem]
+  loss, params = make()
+  params = jax_float64(params)
+  options = dict(weight_decay=0.02, decoupled_weight_decay=0.05, initial_speed=1.5)
+  tx = indian_optax.indian(indian_optax.power_decay(gamma0, 0.5), alpha, beta, **options)
+  ours, _, _ = run(tx, loss, params, INDIAN_STEPS)
+  grad, theta0, _ = flat_problem(loss, params)
+  step_sizes = power_decay_reference(gamma0, 0.5, INDIAN_STEPS)
+  expected = indian_reference(grad, theta0, step_sizes, alpha, beta, **options)
+  assert max_relative_deviation(ours, expected) < 1e-12
+
+
 def test_first_step_is_minus_lr_c_g0(float64):
   """initial_speed c gives the initial velocity -c g_0; None means c = beta."""
   g = jnp.array([1.0, -2.0])
@@ -373,6 +389,21 @@ def test_innaprop_scales_complex_gradients_as_optax_scale_by_rms(float64):
     their_update, their_state = theirs.update(g, their_state)
     np.testing.assert_allclose(our_update, their_update, rtol=1e-12)
   assert our_state.nu.dtype == jnp.float64, "|g|^2 is averaged in the real dtype"
+
+
+@pytest.mark.parametrize("weight_decay", [None, 0.01])
+def test_innaprop_follows_the_paper_when_alpha_and_beta_change_live(float64, weight_decay):
+  theta0 = jnp.array([2.0, 0.5])
+  first = dict(learning_rate=1e-2, alpha=0.5, beta=0.2, sigma=0.9, weight_decay=weight_decay)
+  ours = run_with_live_change(
+    indian_optax.innaprop, nonsmooth, theta0, 25, first=first, alpha=1.5, beta=0.05
+  )
+  grad, flat0, _ = flat_problem(nonsmooth, theta0)
+  expected = indian_reference(
+    rms_scaled(grad, 0.9, 1e-8), flat0, [1e-2] * 60, [0.5] * 25 + [1.5] * 35,
+    [0.2] * 25 + [0.05] * 35, decoupled_weight_decay=weight_decay or 0.0,
+  )  # fmt: skip
+  assert max_relative_deviation(ours, expected) < 1e-12
 
 
 def jax_float64(tree):

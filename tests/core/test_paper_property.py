@@ -129,14 +129,12 @@ def runs(draw, name, low_precision=False):
   lr, alpha, beta = draw(hyperparameters())
   run = dict(name=name, lr=lr, alpha=alpha, beta=beta, options={}, schedule=None)
   run["passed"] = draw(st.sampled_from(["python_floats", "inject_hyperparams"]))
-  if name == "indian":
-    option = draw(st.sampled_from(["none", "weight_decay", "decoupled", "initial_speed"]))
-    run["options"] = {
-      "none": {},
-      "weight_decay": {"weight_decay": draw(st.sampled_from([1e-3, 0.1]))},
-      "decoupled": {"decoupled_weight_decay": draw(st.sampled_from([1e-3, 0.1]))},
-      "initial_speed": {"initial_speed": draw(st.sampled_from([0.0, 1.0, 2.5]))},
-    }[option]
+  if name == "indian":  # any subset of the options, together
+    run["options"] = draw(st.fixed_dictionaries({}, optional={
+      "weight_decay": st.sampled_from([1e-3, 0.1]),
+      "decoupled_weight_decay": st.sampled_from([1e-3, 0.1]),
+      "initial_speed": st.sampled_from([0.0, 1.0, 2.5]),
+    }))  # fmt: skip
   else:
     run["options"] = {"weight_decay": draw(st.sampled_from([0.0, 0.01, 0.1]))}
   if draw(st.booleans()):  # something moves between steps
