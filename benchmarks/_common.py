@@ -153,6 +153,27 @@ def paired_values(
   return Paired(metric, seeds, difference, float(low), float(high), confidence, verdict)
 
 
+SD_LABEL = "mean ± sample standard deviation over the seeds (ddof = 1)"
+"""What every "±" in RESULTS.md is."""
+
+
+def mean_sd(values: Sequence[float], fmt: str = ".4f") -> str:
+  """``mean ± sd`` of per-seed values, sd the sample standard deviation (NaN for one value)."""
+  values = np.asarray(values, dtype=float)
+  sd = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+  return f"{np.mean(values):{fmt}} ± {sd:{fmt}}"
+
+
+def chance(tests: int, confidence: float = CONFIDENCE) -> str:
+  """The multiple-comparisons caveat of a table of ``tests`` paired verdicts."""
+  expected = (1 - confidence) * tests
+  return (
+    f"Multiple comparisons: {tests} paired tests here, each at {confidence:.0%} and not "
+    f"corrected; where nothing differs, about {expected:.1f} of them would come out win or "
+    "lose by chance alone."
+  )
+
+
 def t_critical(n: int, confidence: float = CONFIDENCE) -> float:
   """The two-sided t critical value for ``n`` paired differences (``n - 1`` degrees of freedom)."""
   return float(scipy.stats.t.ppf((1 + confidence) / 2, n - 1))

@@ -102,8 +102,13 @@ def main(argv=None) -> None:
       "validation accuracy (10 % of the training set, held out); test accuracy never read to "
       f"choose. Grid edges: {interior}. The sixth column compares each optimizer with the "
       f"Optax optimizer of best validation accuracy, "
-      f"{peers[0].hyperparameters['optimizer']}, on final test accuracy. "
-      f"{_common.rule(len(seeds))}\n\n" + table + _counterparts(chosen)
+      f"{peers[0].hyperparameters['optimizer']}, on final test accuracy. Decoupled weight "
+      f"decay: INNAprop {_defaults('innaprop', ('weight_decay',))}, AdamW 1e-4 (the app's "
+      f"factory); the others none. Accuracies: {_common.SD_LABEL}. "
+      f"{_common.rule(len(seeds))}\n\n"
+      + table
+      + _counterparts(chosen)
+      + f"\n\n{_common.chance(len(chosen) - 1 + len(COUNTERPARTS))}"
     )
     # One section per setup, written as soon as it is done: a long run leaves its
     # finished tables behind, and a setup can be rerun on its own (--setups).
@@ -129,15 +134,16 @@ def _grid_size() -> int:
   return len(INDIAN_GRID["alpha"]) * len(INDIAN_GRID["beta"])
 
 
-def _defaults(name: str) -> str:
-  return "({:g}, {:g})".format(*(optimizers.default(name, h) for h in ("alpha", "beta")))
+def _defaults(name: str, names: tuple[str, ...] = ("alpha", "beta")) -> str:
+  values = [f"{optimizers.default(name, h):g}" for h in names]
+  return values[0] if len(values) == 1 else f"({', '.join(values)})"
 
 
 def _row(setting, peer) -> list[str]:
   """A table row: optimizer, its chosen setting, mean ± std over seeds, the paired verdict."""
   hyper = {k: v for k, v in setting.hyperparameters.items() if k != "optimizer"}
   shown = ", ".join(f"{k}={v:g}" for k, v in hyper.items())
-  metric = lambda m, f: f"{setting.mean[m]:{f}} ± {setting.std[m]:{f}}"
+  metric = lambda m, f: _common.mean_sd(setting.per_seed[m], f)
   verdict = "" if setting is peer else str(_common.paired(setting, peer, "final_test_accuracy"))
   return [
     setting.hyperparameters["optimizer"],

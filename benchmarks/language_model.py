@@ -9,7 +9,8 @@ and cut into non-overlapping windows of ``context + 1`` bytes (inputs and next-b
 targets).
 
 Protocol: each method's peak learning rate is tuned by the final validation loss (seed
-0, half-decade grid widened until the chosen rate is interior), then 3 other seeds (1,
+0, one half-decade grid for every method, 0.001 to 1, widened until the chosen rate is
+interior), then 3 other seeds (1,
 2, 3: the tuning seed is never an evaluation seed) at the chosen rate; each method is
 compared with AdamW on the final test loss by the paired rule of ``_common.paired``.
 Every method uses the same schedule: linear warm-up over the first 5 % of the steps,
@@ -94,18 +95,17 @@ class Method:
 
 
 WEIGHT_DECAY = 0.01
+LEARNING_RATES = tuple(_common.half_decades(-6, 0))  # 0.001 to 1, the same start for every method
 METHODS = (
-  Method("AdamW", lambda lr: optax.adamw(lr, b2=0.99, weight_decay=WEIGHT_DECAY),
-         tuple(_common.half_decades(-6, -3))),
+  Method("AdamW", lambda lr: optax.adamw(lr, b2=0.99, weight_decay=WEIGHT_DECAY), LEARNING_RATES),
   *(
     Method(f"INNAprop ({a:g}, {b:g})",
            lambda lr, a=a, b=b: indian_optax.innaprop(lr, a, b, sigma=0.99,
                                                       weight_decay=WEIGHT_DECAY),
-           tuple(_common.half_decades(-6, -3)))
+           LEARNING_RATES)
     for a, b in ((0.1, 0.9), (1.0, 1.0), (2.0, 2.0))
   ),
-  Method("INDIAN (0.5, 0.1)", lambda lr: indian_optax.indian(lr, 0.5, 0.1),
-         tuple(_common.half_decades(-3, 0))),
+  Method("INDIAN (0.5, 0.1)", lambda lr: indian_optax.indian(lr, 0.5, 0.1), LEARNING_RATES),
 )  # fmt: skip
 
 
@@ -252,7 +252,7 @@ def _loss(setting) -> str:
 def _section(result, tuning_rows, size, steps, figure, minutes, windows, validation, test) -> str:
   rows = []
   for setting in result.settings():
-    mean_std = lambda m, s=setting: f"{s.mean[m]:.4f} ± {s.std[m]:.4f}"
+    mean_std = lambda m, s=setting: _common.mean_sd(s.per_seed[m])
     rows.append(
       [setting.hyperparameters["optimizer"], f"{setting.hyperparameters['learning_rate']:g}",
        mean_std("final_val_loss"), mean_std("final_test_loss"),
@@ -275,8 +275,11 @@ def _section(result, tuning_rows, size, steps, figure, minutes, windows, validat
     f"{size.batch_size}, {size.epochs} epochs = {steps} steps over {windows} training windows "
     f"({windows * (size.context + 1):,} bytes of Python {platform.python_version()}'s stdlib "
     f"source); validation {len(validation[0])} windows, test {len(test[0])} windows, from other "
-    f"files. Peak learning rate of each method tuned by the final validation loss (seed 0), "
-    f"then seeds {list(adamw.seeds)}. Chosen learning rates: "
+    f"files. Peak learning rate of each method tuned by the final validation loss (seed 0) on "
+    f"one grid for all ({LEARNING_RATES[0]:g} to {LEARNING_RATES[-1]:g}, widened by one rule), "
+    f"then seeds {list(adamw.seeds)}. Decoupled weight decay {WEIGHT_DECAY:g} for AdamW and "
+    f"INNAprop alike, none for INDIAN. Losses and accuracies: {_common.SD_LABEL}. Chosen "
+    "learning rates: "
     f"{'every one interior to its grid' if interior else 'NOT all interior (see the table)'}. "
     f"Whole run: {minutes:.1f} min.\n\n"
     + _common.markdown_table(["method", "peak lr", "val loss (seed 0)", "grid"], tuning_rows)
@@ -294,6 +297,7 @@ def _section(result, tuning_rows, size, steps, figure, minutes, windows, validat
     )  # fmt: skip
     + f"\n\n{_common.rule(len(adamw.seeds))} A win is a lower test loss than AdamW's.\n\n"
     + "\n".join(f"- {line}" for line in lines)
+    + f"\n\n{_common.chance(len(lines))}"
   )
 
 

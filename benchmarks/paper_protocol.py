@@ -223,7 +223,8 @@ def _section(setup, result, tuning_rows, plan, figure, minutes) -> str:
     f"Tuning took {minutes[0]:.1f} min, the long runs {minutes[1]:.1f} min. Chosen learning "
     f"rates: {'every one interior to its grid' if interior else 'NOT all interior (see the table)'}"
     f". The paper's rule (lowest training loss at {tuning_epochs} epochs) picks "
-    f"**{plan['variant']}** among the INDIAN variants.\n\n"
+    f"**{plan['variant']}** among the INDIAN variants. Test accuracies: {_common.SD_LABEL}."
+    "\n\n"
     + _common.markdown_table(
       [
         "method",
@@ -252,21 +253,22 @@ def _section(setup, result, tuning_rows, plan, figure, minutes) -> str:
 
 
 def _mean_std(values) -> str:
-  return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+  return _common.mean_sd(values)
 
 
 def _verdicts(result: SweepResult, variant: str, epochs: tuple[int, int], variants: int) -> str:
-  """INDIAN's headline and the paper's pick against each other method, test accuracy - theirs."""
+  """Every INDIAN row run long (the headline, q = 1/4, the paper's pick) against each other
+  method, test accuracy - theirs."""
   labels = result.optimizers
-  indian = list(dict.fromkeys(label for label in (HEADLINE, variant) if label in labels))
+  indian = [label for label in labels if label.startswith("INDIAN")]
   others = [label for label in labels if not label.startswith("INDIAN")]
   header = ["INDIAN"] + [f"- {o} at {e}" for e in epochs for o in others]
   rows = []
   for label in indian:
     name = (
-      label
-      if label == HEADLINE
-      else f"{label} (the paper's pick of {variants}: {variants}x the budget)"
+      f"{label} (the paper's pick of {variants}: {variants}x the budget)"
+      if label == variant
+      else label
     )
     cells = [
       _common.paired_values(
@@ -280,6 +282,7 @@ def _verdicts(result: SweepResult, variant: str, epochs: tuple[int, int], varian
   return (
     f"Test accuracy of INDIAN minus each other method's. {_common.rule(n)}\n\n"
     + _common.markdown_table(header, rows)
+    + f"\n\n{_common.chance(len(rows) * (len(header) - 1))}"
   )
 
 
