@@ -121,13 +121,13 @@ def main(argv=None) -> None:
 def _counterparts(chosen) -> str:
   """Each inertial optimizer against its own Optax counterpart, by the same paired rule."""
   by_name = {s.hyperparameters["optimizer"]: s for s in chosen}
-  lines = [
-    f"- {a} - {b}, final test accuracy: "
-    f"{_common.paired(by_name[a], by_name[b], 'final_test_accuracy')}"
+  rows = [
+    [f"{a} - {b}", str(_common.paired(by_name[a], by_name[b], "final_test_accuracy"))]
     for a, b in COUNTERPARTS
     if a in by_name and b in by_name
   ]
-  return "\n\nAgainst its counterpart:\n\n" + "\n".join(lines) if lines else ""
+  header = ["against its counterpart", "final test accuracy difference"]
+  return "\n\n" + _common.markdown_table(header, rows) if rows else ""
 
 
 def _grid_size() -> int:

@@ -262,9 +262,8 @@ def _section(result, tuning_rows, size, steps, figure, minutes, windows, validat
   settings = result.settings()
   adamw = next(s for s in settings if s.hyperparameters["optimizer"] == "AdamW")
   others = [s for s in settings if s is not adamw]
-  lines = [
-    f"{s.hyperparameters['optimizer']} - AdamW, final test loss: "
-    f"{_common.paired(s, adamw, 'final_test_loss')}"
+  verdicts = [
+    [f"{s.hyperparameters['optimizer']} - AdamW", str(_common.paired(s, adamw, "final_test_loss"))]
     for s in others
   ]
   init, _ = functional_model(size)
@@ -296,8 +295,8 @@ def _section(result, tuning_rows, size, steps, figure, minutes, windows, validat
       rows,
     )  # fmt: skip
     + f"\n\n{_common.rule(len(adamw.seeds))} A win is a lower test loss than AdamW's.\n\n"
-    + "\n".join(f"- {line}" for line in lines)
-    + f"\n\n{_common.chance(len(lines))}"
+    + _common.markdown_table(["method - AdamW", "final test loss difference"], verdicts)
+    + f"\n\n{_common.chance(len(verdicts))}"
   )
 
 

@@ -95,6 +95,23 @@ def test_an_interval_holding_zero_is_a_tie():
   assert comparison.verdict == "tie"
 
 
+def test_identical_per_seed_values_give_the_interval_zero_zero_and_a_tie():
+  """The rule's boundary: no difference at all is a tie, not a win or a loss by a hair."""
+  common = load("_common")
+  same = {0: 0.9, 1: 0.8, 2: 0.85}
+  comparison = common.paired_values(same, dict(same), "test_accuracy")
+  assert (comparison.difference, comparison.low, comparison.high) == (0.0, 0.0, 0.0)
+  assert comparison.verdict == "tie"
+
+
+def test_a_constant_nonzero_difference_is_resolved_by_any_number_of_seeds():
+  """Differences without spread: the interval is the difference itself, which excludes 0."""
+  common = load("_common")
+  a, b = {0: 0.75, 1: 0.5}, {0: 0.5, 1: 0.25}  # exact in binary: both differences are 0.25
+  comparison = common.paired_values(a, b, "test_accuracy")
+  assert (comparison.low, comparison.high) == (0.25, 0.25) and comparison.verdict == "win"
+
+
 def test_the_rule_pairs_values_by_seed_so_shared_seed_noise_cancels():
   """Seeds that differ a lot, one method steadily ahead: paired, a win (unpaired, a tie)."""
   common = load("_common")
