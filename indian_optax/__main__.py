@@ -3,6 +3,7 @@
 The one place where a missing ``app`` extra becomes a one-line error (exit status 2).
 """
 
+import os
 import sys
 
 
@@ -13,7 +14,14 @@ def main() -> int:
   except ImportError as error:  # indian_optax.app.MissingExtraError, or a broken install
     print(f"indian-optax: error: {error}", file=sys.stderr)
     return 2
-  return cli.main()
+  status = cli.main()
+  if status == 130:
+    # Interrupted: leave now. A compilation still running on XLA's threads must not meet
+    # the interpreter's shutdown (seen: a segfault after SIGTERM during the first compile).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+  return status
 
 
 if __name__ == "__main__":

@@ -219,6 +219,7 @@ def indian(
   # that changes between steps; a schedule changes by design.
   may_change = [callable(h) or isinstance(h, jax.Array) for h in (alpha, beta)]
   scheduled = any(callable(h) for h in (alpha, beta))
+  leaf_step = functools.partial(_indian_leaf, state_holds_params_dtype=state_dtype is None)
 
   def init_fn(params: optax.Params) -> IndianState:
     params = floating_params("indian", params)
@@ -236,9 +237,8 @@ def indian(
     del extra_args
     _check_gradients("indian", updates, state.phi)
     if params is None:
-      needs = {"weight_decay": coupled, "decoupled_weight_decay": decoupled,
-               "a schedule of alpha or beta": scheduled}  # fmt: skip
-      _require_params("indian", needs)
+      _require_params("indian", {"weight_decay": coupled, "decoupled_weight_decay": decoupled,
+                                 "a schedule of alpha or beta": scheduled})  # fmt: skip
     count = state.count
     hyper = (learning_rate, alpha, beta, weight_decay, decoupled_weight_decay, initial_speed)
     lr, a, b, w, lam, c = _at_run_time([_value_at(h, count) for h in hyper], state.alpha_beta)
@@ -252,9 +252,7 @@ def indian(
       learning_rate=lr, alpha=a, beta=b, first_step=count == 0, weight_decay=w,
       decoupled_weight_decay=lam, initial_speed=c, basis_change=basis_change, refused=refused,
     )  # fmt: skip
-    step = functools.partial(
-      _indian_leaf, scalars=scalars, state_holds_params_dtype=state_dtype is None
-    )
+    step = functools.partial(leaf_step, scalars=scalars)
     trees = (updates, state.phi) if params is None else (updates, state.phi, params)
     new_updates, phi = unzip_leaves(updates, jax.tree.map(step, *trees))
     count_next = optax.safe_increment(count)

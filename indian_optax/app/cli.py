@@ -3,7 +3,7 @@
 ``main`` parses the command line into a plan (:mod:`~indian_optax.app.plan`), runs it
 (:mod:`~indian_optax.app.command`) and reports it (:mod:`~indian_optax.app.report`).
 Every user mistake ends in one line on stderr and exit status 2, never a traceback;
-Ctrl-C or SIGTERM in exit status 130, with the finished chunks saved.
+Ctrl-C or SIGTERM in exit status 130, with the finished chunks saved (and said so).
 """
 
 import signal
@@ -29,11 +29,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2
   except command.Interrupted as interrupted:
-    print(
-      f"{PROG}: interrupted; the completed chunks are saved in {interrupted.folder} "
-      f"(continue with --resume --out {interrupted.folder})",
-      file=sys.stderr,
+    folder = interrupted.folder
+    saved = (
+      f"the completed chunks are saved in {folder} (continue with --resume --out {folder})"
+      if interrupted.saved
+      else "nothing was saved"
     )
+    print(f"{PROG}: interrupted; {saved}", file=sys.stderr)
     return 130
   except KeyboardInterrupt:
     print(f"{PROG}: interrupted", file=sys.stderr)

@@ -28,47 +28,53 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(Exception):
-  """Ctrl-C or SIGTERM: what was saved is in ``folder``."""
+  """Ctrl-C or SIGTERM. ``saved``: finished chunks are in ``folder`` and ``--resume`` goes on."""
 
-  def __init__(self, folder: pathlib.Path):
+  def __init__(self, folder: pathlib.Path, saved: bool):
     super().__init__(str(folder))
-    self.folder = folder
+    self.folder, self.saved = folder, saved
 
 
 def run(plan: Plan) -> int:
-  """sweep, compare or train: the plan is checked; then the folder, then the training."""
-  folder, created = _prepared_folder(plan)
+  """sweep, compare or train: the plan is checked; then the folder, the data, the training.
+
+  Nothing in ``--out`` is removed (``--force``) before the data and the model are known to
+  be right, and a folder this command created is removed again when it ends with nothing
+  saved (a mistake, or an interrupt before the first chunk).
+  """
   _use_compile_cache(plan)
+  folder, created = _prepared_folder(plan)
   try:
     with run_folder.locked(folder):
       document = results_files.read_document(folder / results_files.RESULTS_JSON)
-      previous = None
+      previous, replaced = None, []
       if plan.resume:
-        previous = _resumed(plan, folder, document)
-        plan = plan.resumed(previous.metadata.options if previous.metadata else {}, folder)
+        previous, recorded = _resumed(plan, folder, document)
+        plan = plan.resumed(recorded, folder)
         if previous.complete:
           print(report.summary(previous, [], note="already complete: nothing to resume"))
           return 0
       else:
-        _clear_previous(plan, folder, document)
-      return _train_and_save(plan, folder, previous)
+        replaced = _previous_result_set(plan, folder, document)
+      dataset, model = _dataset_and_model(plan)
+      run_folder.remove(replaced)
+      return _train_and_save(plan, folder, previous, dataset, model)
   except run_folder.FolderError as error:
     raise UsageError(f"--out: {error}") from None
-  except UsageError:
-    if created:  # a mistake found in the data: leave no empty folder behind
-      run_folder.discard(folder)
-    raise
+  finally:
+    if created is not None and not (folder / results_files.RESULTS_JSON).exists():
+      run_folder.discard(folder, created)  # only what is empty but for the lock
 
 
 def _use_compile_cache(plan: Plan) -> None:
   """Turns on JAX's persistent compilation cache for this command (not for library users).
 
   ``--no-compile-cache`` or ``$INDIAN_OPTAX_COMPILE_CACHE=off`` turns it off; a folder
-  named by the option must be usable, the default one is skipped when it is not.
+  named by the option or the variable must be usable, the default one is skipped when it is not.
   """
   setting = os.environ.get(CACHE_ENV, "")
-  if plan.no_compile_cache or setting.lower() == "off":
-    return
+  if plan.no_compile_cache or (plan.compile_cache is None and setting.lower() == "off"):
+    return  # the option given wins over the environment
   named = plan.compile_cache or (pathlib.Path(setting) if setting else None)
   default = pathlib.Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "indian-optax" / "jax"
   folder = (named or default).expanduser()
@@ -76,15 +82,17 @@ def _use_compile_cache(plan: Plan) -> None:
     folder.mkdir(parents=True, exist_ok=True)
   except OSError as error:
     if named:
-      raise UsageError(f"--compile-cache: cannot use {str(folder)!r}: {error.strerror}") from None
+      culprit = "--compile-cache" if plan.compile_cache else f"${CACHE_ENV}"
+      raise UsageError(f"{culprit}: cannot use {str(folder)!r}: {error.strerror}") from None
     return
   jax.config.update("jax_compilation_cache_dir", str(folder))
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def _prepared_folder(plan: Plan) -> tuple[pathlib.Path, bool]:
-  """Resolves, creates and write-tests --out (default: a new folder under runs/)."""
+def _prepared_folder(plan: Plan) -> tuple[pathlib.Path, Optional[pathlib.Path]]:
+  """Resolves, creates and write-tests --out (default: a new folder under runs/); returns it
+  and the outermost folder this call created (None if it existed)."""
   out = plan.out
   if out is None:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -97,8 +105,9 @@ def _prepared_folder(plan: Plan) -> tuple[pathlib.Path, bool]:
     raise UsageError(f"--out: {error}") from None
 
 
-def _clear_previous(plan: Plan, folder: pathlib.Path, document: Optional[dict]) -> None:
-  """Refuses a folder holding a result set, or removes that set with --force."""
+def _previous_result_set(plan: Plan, folder: pathlib.Path, document: Optional[dict]) -> list:
+  """The files of the result set already in the folder (to replace with --force); refuses
+  the folder without --force."""
   try:
     previous = _loaded(document)
   except results_files.FormatVersionError:
@@ -110,21 +119,26 @@ def _clear_previous(plan: Plan, folder: pathlib.Path, document: Optional[dict]) 
       f"--out: {str(folder)!r} already holds results ({', '.join(p.name for p in existing)}); "
       "choose another folder, pass --force to replace them or --resume to continue them"
     )
-  run_folder.remove(existing)
+  return existing
 
 
 def _loaded(document: Optional[dict]) -> Optional[SweepResult]:
   """The result a document holds, None for anything else (a version error propagates)."""
+  if document is None:
+    return None
   try:
-    return None if document is None else results_files.from_json(document)
-  except results_files.FormatVersionError:
+    return results_files.from_json(document)
+  except results_files.FormatVersionError:  # a ValueError, but one the user must hear of
     raise
-  except (KeyError, TypeError, ValueError, AttributeError):
+  except (KeyError, TypeError, ValueError, AttributeError, IndexError):
     return None
 
 
-def _resumed(plan: Plan, folder: pathlib.Path, document: Optional[dict]) -> SweepResult:
-  """The partial result to resume from: this command's, not a halving sweep's."""
+def _resumed(
+  plan: Plan, folder: pathlib.Path, document: Optional[dict]
+) -> tuple[SweepResult, Metadata]:
+  """The partial result to resume from (this command's, not a halving sweep's), and what the
+  interrupted command recorded."""
   try:
     previous = _loaded(document)
   except results_files.FormatVersionError as error:
@@ -138,7 +152,7 @@ def _resumed(plan: Plan, folder: pathlib.Path, document: Optional[dict]) -> Swee
     )
   if previous.metadata.halving is not None or previous.metadata.options.get("halving"):
     raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
-  return previous
+  return previous, previous.metadata
 
 
 @contextlib.contextmanager
@@ -155,41 +169,50 @@ def _interrupts_deferred() -> Iterator[None]:
     raise KeyboardInterrupt
 
 
-def _train_and_save(plan: Plan, folder: pathlib.Path, previous: Optional[SweepResult]) -> int:
-  """Loads the data, runs the plan's sweeps saving after every chunk, then plots and summary."""
-  dataset, model = _dataset_and_model(plan)
+def _train_and_save(
+  plan: Plan,
+  folder: pathlib.Path,
+  previous: Optional[SweepResult],
+  dataset: datasets.Dataset,
+  model: models.FunctionalModel,
+) -> int:
+  """Runs the plan's sweeps saving after every chunk, then plots and summary."""
   halving = None if plan.halving is None else HalvingRecord(plan.halving.eta, plan.halving.rungs)
   metadata = Metadata(
     command=plan.command, dataset=dataset.name, model=model.name, arguments=plan.arguments,
-    options=plan.record(), halving=halving,
+    options=plan.record() | {"model": model.name}, halving=halving,
     files=(results_files.RESULTS_JSON, results_files.RESULTS_CSV),
   )  # fmt: skip
   finished: list[SweepResult] = []
+  saved = False
 
   def save(partial: SweepResult) -> None:
+    nonlocal saved
     so_far = SweepResult.concatenate([*finished, partial])
     with _interrupts_deferred():
       dataclasses.replace(so_far, complete=False, metadata=metadata).save(folder)
+    saved = plan.halving is None  # a halving sweep saves once, at its end: nothing to resume
 
   try:
     for optimizer in plan.sweeps:
-      before = previous.where(optimizer=optimizer.name) if previous is not None else None
       with ProgressBar(optimizer.name, len(plan.sweeps)) as on_epoch:
         finished.append(
           sweep(
             optimizer.factory(), optimizer.grid, init_params=model.init, apply_fn=model.apply,
             data=(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test),
             epochs=plan.epochs, batch_size=plan.batch_size, seeds=plan.seeds,
-            val_fraction=plan.options["val_fraction"], select=plan.options["select"],
-            split_seed=plan.options["seed"], chunk_size=plan.options["chunk"], name=optimizer.name,
+            val_fraction=plan.val_fraction, select=plan.select, split_seed=plan.first_seed,
+            chunk_size=plan.chunk, name=optimizer.name,
             on_epoch=on_epoch, on_chunk=save,
-            resume_from=before if before is not None and before.configs else None,
+            resume_from=None if previous is None else previous.where(optimizer=optimizer.name),
             halving=None if plan.halving is None else plan.halving.eta,
             rungs=None if plan.halving is None else plan.halving.rungs,
           )
         )  # fmt: skip
   except KeyboardInterrupt:
-    raise Interrupted(folder) from None
+    raise Interrupted(folder, saved or previous is not None) from None
+  except SweepArgumentError as error:  # resume_from: this machine chunks the sweep otherwise
+    raise UsageError(f"--resume: {error.message}") from None
   result = dataclasses.replace(SweepResult.concatenate(finished), metadata=metadata)
   drawn = report.draw(result, folder)
   metadata = dataclasses.replace(metadata, files=metadata.files + tuple(p.name for p in drawn))
@@ -200,19 +223,18 @@ def _train_and_save(plan: Plan, folder: pathlib.Path, previous: Optional[SweepRe
 
 
 def _dataset_and_model(plan: Plan) -> tuple[datasets.Dataset, Any]:
-  options = plan.options
   try:
-    dataset = datasets.load(options["dataset"], seed=options["seed"])
+    dataset = datasets.load(plan.dataset, seed=plan.first_seed)
   except datasets.DataError as error:
     raise UsageError(f"--dataset: {error}") from None
   try:
     model = models.make_model(
-      options["model"] or dataset.default_model, dataset.sample_shape, dataset.num_classes
+      plan.model or dataset.default_model, dataset.sample_shape, dataset.num_classes
     )
-  except ValueError as error:
-    raise UsageError(f"--model: {error}") from None
+  except ValueError as error:  # the data's shape, where the model is the default one
+    raise UsageError(f"{'--model' if plan.model else '--dataset'}: {error}") from None
   try:  # the training split the sweep will make, sized by the engine's own rule
-    check_batch_size(plan.batch_size, training_split_size(dataset.y_train, options["val_fraction"]))
+    check_batch_size(plan.batch_size, training_split_size(dataset.y_train, plan.val_fraction))
   except SweepArgumentError as error:
     option = "--" + error.argument.replace("_", "-")
     raise UsageError(f"{option}: {error.message.removeprefix(error.argument + ' ')}") from None

@@ -45,8 +45,10 @@ class Dataset:
 
   @property
   def default_model(self) -> str:
-    """``mlp`` for flat features and for digits (fast and accurate), else ``cnn``."""
-    return "mlp" if self.name == "digits" or len(self.sample_shape) == 1 else "cnn"
+    """``cnn`` for signals and images (2 or 3 axes), except digits (an MLP is fast and
+    accurate there); ``mlp`` for anything else, which it flattens."""
+    spatial = len(self.sample_shape) in (2, 3)
+    return "cnn" if spatial and self.name != "digits" else "mlp"
 
 
 def load(name: str, *, seed: int = 0) -> Dataset:
@@ -76,6 +78,8 @@ def check_name(name: str) -> None:
   path = pathlib.Path(name)
   if name in BUILTIN:
     return
+  if not name.strip():
+    raise DataError(f"no data set named: use {', '.join(BUILTIN)} or the path of an .npz file")
   if path.is_dir():
     raise DataError(f"{name!r} is a directory: give the path of an .npz file")
   if not path.is_file():
@@ -136,20 +140,28 @@ def _mnist1d() -> Dataset:
 
 def _npz(path: pathlib.Path) -> Dataset:
   try:
-    with np.load(path, allow_pickle=False) as archive:
+    loaded = np.load(path, allow_pickle=False)
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    raise DataError(f"data file {str(path)!r} is not a readable .npz archive") from error
+  if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy array, whatever its name
+    raise DataError(
+      f"data file {str(path)!r} holds one array, not an .npz archive of {', '.join(NPZ_KEYS)}"
+    )
+  try:
+    with loaded as archive:
       missing = [key for key in NPZ_KEYS if key not in archive.files]
       if missing:
         raise DataError(f"data file {str(path)!r} lacks {', '.join(missing)}")
       arrays = {key: archive[key] for key in NPZ_KEYS}
-  except (OSError, ValueError, zipfile.BadZipFile) as error:
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
     if isinstance(error, DataError):
       raise
     raise DataError(f"data file {str(path)!r} is not a readable .npz archive") from error
   x_train, x_test = (_inputs(path, key, arrays[key]) for key in ("x_train", "x_test"))
-  if x_train.ndim < 2 or x_train.shape[1:] != x_test.shape[1:]:
+  if x_train.ndim < 2 or x_train.shape[1:] != x_test.shape[1:] or 0 in x_train.shape[1:]:
     raise DataError(
-      f"data file {str(path)!r}: x_train and x_test must be (n, ...) arrays of one sample "
-      f"shape, got {x_train.shape} and {x_test.shape}"
+      f"data file {str(path)!r}: x_train and x_test must be (n, ...) arrays of one non-empty "
+      f"sample shape, got {x_train.shape} and {x_test.shape}"
     )
   for key, x in (("y_train", x_train), ("y_test", x_test)):
     _check_labels(path, key, arrays[key], len(x))
@@ -174,17 +186,23 @@ def _npz(path: pathlib.Path) -> Dataset:
 
 
 def _inputs(path: pathlib.Path, key: str, x: np.ndarray) -> np.ndarray:
-  """``x`` as float32, or a DataError naming the array: numbers, finite."""
-  if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
-    raise DataError(f"data file {str(path)!r}: {key} must hold numbers, got dtype {x.dtype}")
-  x = np.asarray(x, np.float32)
+  """``x`` as float32, or a DataError naming the array: real numbers, finite in float32."""
+  real = np.issubdtype(x.dtype, np.number) and not np.issubdtype(x.dtype, np.complexfloating)
+  if not (real or x.dtype == np.bool_):
+    raise DataError(f"data file {str(path)!r}: {key} must hold real numbers, got dtype {x.dtype}")
+  with np.errstate(over="ignore", invalid="ignore"):
+    x = np.asarray(x, np.float32)
   if not np.all(np.isfinite(x)):
-    raise DataError(f"data file {str(path)!r}: {key} holds NaN or infinite values")
+    raise DataError(f"data file {str(path)!r}: {key} holds NaN, infinite or beyond-float32 values")
   return x
 
 
 def _check_labels(path: pathlib.Path, key: str, y: np.ndarray, samples: int) -> None:
   """One non-negative integer label per sample, and at least one sample."""
+  if y.ndim != 1:
+    raise DataError(
+      f"data file {str(path)!r}: {key} must be a 1-d array of labels, got shape {y.shape}"
+    )
   if samples == 0 or len(y) == 0:
     raise DataError(
       f"data file {str(path)!r}: {key} is empty: the train and test sets need samples"

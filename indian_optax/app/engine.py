@@ -15,7 +15,7 @@ history up to its last epoch (``epochs_trained``); its later epochs are absent (
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Optional
 
 import jax
@@ -262,12 +262,16 @@ class RunGroup:
 def rung_epochs(epochs: int, eta: float, rungs: Optional[Sequence[int]] = None) -> list[int]:
   """The epochs after which settings are cut: ``rungs``, or ``epochs / eta**k`` (k = 1, 2 ...).
 
-  The geometric default keeps every rung at least one epoch and before the last epoch.
+  The geometric default keeps each ``epochs / eta**k`` of at least 1 that rounds to an
+  epoch before the last: none when ``epochs / eta`` is below 1 (then nothing is cut).
   """
   if not eta > 1:
     raise ValueError(f"sweep: halving must be > 1, got {eta}")
   if rungs is None:
-    rungs = [round(epochs / eta**k) for k in range(1, 64) if epochs / eta**k >= 1]
+    rungs, rung = [], epochs / eta  # divided step by step: eta ** k would overflow
+    while rung >= 1 and len(rungs) < 64:
+      rungs += [round(rung)] if 1 <= round(rung) < epochs else []
+      rung /= eta
   chosen = sorted({int(r) for r in rungs})
   if any(not 1 <= r < epochs for r in chosen):
     raise ValueError(f"sweep: rungs must be epochs in [1, {epochs}), got {list(rungs)}")
@@ -339,16 +343,9 @@ def run(
   for stage, stop in enumerate(stages):
     size = _group_size(job, len(alive), first=stage == 0)
     chunks = [alive[i : i + size] for i in range(0, len(alive), size)]
-    if stage:  # the survivors of the last rung, gathered from the groups they trained in
-      row = {run: i for i, run in enumerate(r for runs, _ in groups for r in runs)}
-      whole = RunGroup.stacked([group for _, group in groups])
     planned = trained_epochs + _planned(job, stages[stage:], start, alive, size, eta)
-    groups = []
-    for index, runs in enumerate(chunks):
-      if stage:
-        group = whole.rows([row[r] for r in runs], size, job.placement)
-      else:
-        group = RunGroup.start(job, runs, size)
+    previous, groups = groups, []
+    for index, (runs, group) in enumerate(_stage_groups(job, chunks, size, previous)):
       so_far = resumed_diverged + int(np.sum(~record.finite.all(axis=1)))
       # A resumed full sweep numbers its groups as the uninterrupted one did.
       place = (
@@ -374,6 +371,21 @@ def run(
   return result
 
 
+def _stage_groups(
+  job: SweepJob, chunks: list[list[int]], size: int, trained: list[tuple[list[int], RunGroup]]
+) -> Iterator[tuple[list[int], RunGroup]]:
+  """Each chunk's runs and their group, made as it is needed: fresh at the start, else the
+  survivors gathered from the groups ``trained`` at the last rung."""
+  if not trained:
+    for runs in chunks:
+      yield runs, RunGroup.start(job, runs, size)
+    return
+  row = {run: i for i, run in enumerate(r for runs, _ in trained for r in runs)}
+  whole = RunGroup.stacked([group for _, group in trained])
+  for runs in chunks:
+    yield runs, whole.rows([row[r] for r in runs], size, job.placement)
+
+
 def _group_size(job: SweepJob, alive: int, first: bool) -> int:
   """Runs per group: the chunk size at the start, after a rung no more than the survivors."""
   devices = len(job.placement.devices)
@@ -385,8 +397,8 @@ def _group_size(job: SweepJob, alive: int, first: bool) -> int:
 def _planned(job: SweepJob, stages: list[int], start: int, alive: list[int], size: int,
              eta: float) -> int:  # fmt: skip
   """Group-epochs from ``start`` to the end, if no setting stops early but at the rungs."""
-  seeds = max(1, len(alive) // max(1, len({_setting(job.configs[r]) for r in alive})))
   settings, total = len({_setting(job.configs[r]) for r in alive}), 0
+  seeds = max(1, len(alive) // max(1, settings))
   for k, stop in enumerate(stages):
     runs = settings * seeds
     group = size if k == 0 else _group_size(job, runs, first=False)
@@ -438,7 +450,7 @@ def survivors(
 
 
 def _with_resumed(resume_from: Optional[SweepResult], result: SweepResult) -> SweepResult:
-  if resume_from is None or not resume_from.configs:
+  if resume_from is None:
     return result
   joined = SweepResult.concatenate([resume_from, result])
   return dataclasses.replace(

@@ -5,8 +5,8 @@
 halving schedule resolved, ``--out`` a path, and every check that needs neither the data
 nor the folder is made here, once, with the engine's own checks and messages. A mistake
 raises :class:`UsageError`, one line. ``Plan.record()`` is what ``results.json`` keeps of
-the work; ``Plan.resumed(record)`` is the plan of the interrupted command that ``--resume``
-continues, the options given compared with the recorded ones as values.
+the work; ``Plan.resumed(metadata)`` is the plan of the interrupted command that ``--resume``
+continues, the options given compared with the recorded ones as the values they stand for.
 """
 
 import argparse
@@ -22,12 +22,14 @@ import numpy as np
 import indian_optax
 from indian_optax.app import data as datasets
 from indian_optax.app import engine, models, optimizers
-from indian_optax.app.results import SELECTIONS
+from indian_optax.app.results import SELECTIONS, HalvingRecord, Metadata
 from indian_optax.app.sweep import SweepArgumentError, check_arguments
 
 PROG = "indian-optax"
 COMMANDS = ("sweep", "compare", "train")
 _INT_MAX, _SEED_MAX = 2**31 - 1, 2**32 - 1
+_EPOCHS_MAX, _SEEDS_MAX, _RUNS_MAX = 10**5, 10**4, 10**6
+"""Bounds that keep a command's records in memory (a run keeps every epoch's metrics)."""
 
 
 class UsageError(Exception):
@@ -122,8 +124,9 @@ _RUN_DEFAULTS: dict[str, Any] = {
 }  # fmt: skip
 """Options about this run of the command, not about the work: never recorded."""
 _FROM_TEXT: dict[str, Callable[[str], Any]] = {
-  "epochs": _positive_int, "batch_size": _positive_int, "seed": _bounded_int(0, _SEED_MAX),
-  "val_fraction": _fraction, "chunk": _chunk, "seeds": _positive_int, "halving": _eta,
+  "epochs": _bounded_int(1, _EPOCHS_MAX), "batch_size": _positive_int,
+  "seed": _bounded_int(0, _SEED_MAX), "val_fraction": _fraction, "chunk": _chunk,
+  "seeds": _bounded_int(1, _SEEDS_MAX), "halving": _eta,
   "rungs": _rung_list, "optimizers": _names,
   **{name: _number_list(f"--{name.replace('_', '-')}") for name in
      ("alpha", "beta", "lr", "sigma", "weight_decay")},
@@ -137,7 +140,7 @@ def _option(name: str) -> str:
 
 
 def _shown(value: Any) -> str:
-  if isinstance(value, tuple):
+  if isinstance(value, (tuple, list)):
     return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
   return str(value)
 
@@ -160,14 +163,6 @@ class OptimizerSweep:
   @property
   def settings(self) -> int:
     return math.prod(len(values) for values in self.grid.values())
-
-
-@dataclasses.dataclass(frozen=True)
-class Halving:
-  """Successive halving: keep the best ``1/eta`` of the settings after each of ``rungs``."""
-
-  eta: float
-  rungs: tuple[int, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +192,7 @@ class Plan:
   options: Mapping[str, Any]
   given: frozenset[str]
   sweeps: tuple[OptimizerSweep, ...]
-  halving: Optional[Halving]
+  halving: Optional[HalvingRecord]
   out: Optional[pathlib.Path]
   force: bool
   resume: bool
@@ -215,44 +210,106 @@ class Plan:
   @property
   def seeds(self) -> list[int]:
     """The seeds of every setting: --seed, then the next --seeds - 1."""
-    return [self.options["seed"] + i for i in range(self.options.get("seeds", 1))]
+    return _seeds(self.options)
+
+  @property
+  def first_seed(self) -> int:
+    """--seed: the first seed, also the seed of the data's splits."""
+    return self.options["seed"]
+
+  @property
+  def dataset(self) -> str:
+    return self.options["dataset"]
+
+  @property
+  def model(self) -> Optional[str]:
+    """--model, None for the data set's default model."""
+    return self.options["model"]
+
+  @property
+  def val_fraction(self) -> float:
+    return self.options["val_fraction"]
+
+  @property
+  def select(self) -> str:
+    return self.options["select"]
+
+  @property
+  def chunk(self) -> Union[int, str]:
+    return self.options["chunk"]
 
   def record(self) -> dict[str, Any]:
-    """The recorded options as JSON values (what ``results.json`` keeps under "options")."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()}
+    """The recorded options as JSON values (what ``results.json`` keeps under "options"),
+    each hyperparameter left to its default given as the values it stood for."""
+    options = dict(self.options)
+    for option in _HYPERPARAMETER_OPTIONS:
+      if options.get(option, ...) is None:
+        options[option] = self._values_of(option)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
 
-  def resumed(self, recorded: Mapping[str, Any], folder: pathlib.Path) -> "Plan":
-    """The plan of the interrupted command: its recorded options, which those given must equal.
+  def _values_of(self, option: str) -> Optional[tuple[float, ...]]:
+    """The values a hyperparameter option took in the sweeps (None: not used)."""
+    name = "learning_rate" if option == "lr" else option
+    for sweep in self.sweeps:
+      if name in sweep.grid:
+        return sweep.grid[name]
+      value = sweep.static.get(name)
+      if value is not None:
+        return (value,)
+    return None
+
+  def resumed(self, recorded: Metadata, folder: pathlib.Path) -> "Plan":
+    """The plan of the interrupted command ``recorded``, which the options given must equal
+    (as the values they stand for: ``--lr 0.1`` equals a recorded default of 0.1).
 
     Raises:
-      UsageError: an option given differs from the recorded one, or the record is unreadable.
+      UsageError: an option given differs from the recorded one, or the record cannot be
+        read or run (a hand-edited or damaged ``results.json``).
     """
-    old = _from_record(self.command, recorded)
-    for name, value in old.items():
-      if name in self.given and self.options[name] != value:
+    try:
+      old = _from_record(self.command, recorded.options)
+      previous = _plan(self.command, recorded.arguments, old, frozenset(old), _RUN_DEFAULTS)
+    except UsageError as error:
+      message = f"--resume: {str(folder)!r} records options that cannot run: {error}"
+      raise UsageError(message) from None
+    given, then = self.record(), previous.record() | {"model": recorded.model}
+    for name in sorted(self.given):
+      if given[name] is not None and given[name] != then[name]:
         raise UsageError(
-          f"{_option(name)}: {_shown(self.options[name])} differs from {_shown(value)} recorded "
+          f"{_option(name)}: {_shown(given[name])} differs from {_shown(then[name])} recorded "
           f"in {str(folder)!r}; --resume needs the arguments of the interrupted command"
         )
-    values = {**old, **{k: self.options[k] for k in self.given}}
     run = {name: getattr(self, name) for name in _RUN_DEFAULTS}
-    return _plan(self.command, self.arguments, values, self.given, run)
+    return dataclasses.replace(previous, **run)
+
+
+_HYPERPARAMETER_OPTIONS = ("alpha", "beta", "lr", "sigma", "weight_decay")
 
 
 def _from_record(command: str, recorded: Mapping[str, Any]) -> dict[str, Any]:
-  """Recorded options as typed values (lists, or the comma strings of version 3 files)."""
-  values = {}
+  """Recorded options as typed values, read through the command line's own parsers."""
+  defaults = {**COMMON_DEFAULTS, **COMMAND_DEFAULTS[command]}
+  values: dict[str, Any] = {}
   for name, value in recorded.items():
-    if name not in {**COMMON_DEFAULTS, **COMMAND_DEFAULTS[command]}:
+    if name not in defaults:  # not an option of this command's work
+      continue
+    if value is None:
+      if defaults[name] is not None:
+        raise UsageError(f"{_option(name)}: recorded as null")
+      values[name] = None
       continue
     if isinstance(value, list):
-      value = ",".join(str(v) for v in value)
-    if isinstance(value, str) and name in _FROM_TEXT:
-      try:
-        value = _FROM_TEXT[name](value)
-      except (argparse.ArgumentTypeError, UsageError) as error:
-        raise UsageError(f"--resume: the recorded {_option(name)} is unreadable: {error}") from None
-    values[name] = value
+      text = ",".join(map(str, value))
+    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+      text = str(value)  # 3.0 for an integer option is refused, as it would be typed
+    else:
+      raise UsageError(f"{_option(name)}: recorded as {value!r}")
+    try:
+      values[name] = _FROM_TEXT[name](text) if name in _FROM_TEXT else text
+    except argparse.ArgumentTypeError as error:
+      raise UsageError(f"{_option(name)}: {error}") from None
+  if values.get("select", COMMON_DEFAULTS["select"]) not in SELECTIONS:
+    raise UsageError(f"--select: recorded as {values['select']!r}")
   return values
 
 
@@ -291,12 +348,17 @@ def _check_run(run: Mapping[str, Any], options: Mapping[str, Any]) -> None:
 
 def _check_options(options: Mapping[str, Any], sweep: OptimizerSweep) -> None:
   """The engine's own checks (once, with its messages), the data set's name, the model's."""
+  seeds = _seeds(options)
+  if sweep.settings * len(seeds) > _RUNS_MAX:
+    raise UsageError(
+      f"--seeds: {sweep.settings} settings x {len(seeds)} seeds is more than {_RUNS_MAX:,} "
+      "runs: split the sweep"
+    )
   try:
-    seeds = [options["seed"] + i for i in range(options.get("seeds", 1))]
     check_arguments(sweep.grid, seeds, options["epochs"], options["batch_size"],
                     options["select"], options["val_fraction"], None)  # fmt: skip
   except SweepArgumentError as error:
-    option = {"seeds": "--seed", "grid": "--lr"}.get(error.argument, _option(error.argument))
+    option = "--seed" if error.argument == "seeds" else _option(error.argument)
     raise UsageError(f"{option}: {error.message.removeprefix(error.argument + ' ')}") from None
   try:
     datasets.check_name(options["dataset"])
@@ -305,6 +367,10 @@ def _check_options(options: Mapping[str, Any], sweep: OptimizerSweep) -> None:
   if options["model"] is not None and options["model"] not in models.MODELS:
     model = options["model"]
     raise UsageError(f"--model: unknown model {model!r}: use {' or '.join(models.MODELS)}")
+
+
+def _seeds(options: Mapping[str, Any]) -> list[int]:
+  return [options["seed"] + i for i in range(options.get("seeds", 1))]
 
 
 def _values(options: Mapping[str, Any], name: str, hyperparameter: str, grid: bool) -> tuple:
@@ -338,7 +404,7 @@ def _sweep_sweeps(options: Mapping[str, Any]) -> list[OptimizerSweep]:
 def _compare_sweeps(options: Mapping[str, Any]) -> list[OptimizerSweep]:
   names = options["optimizers"] or tuple(optimizers.FACTORIES)
   unknown = [n for n in names if n not in optimizers.FACTORIES]
-  if unknown or not names:
+  if unknown:
     raise UsageError(
       f"--optimizers: unknown {', '.join(repr(n) for n in unknown)}; "
       f"choose from {', '.join(optimizers.FACTORIES)}"
@@ -390,25 +456,36 @@ def _check_values(sweep: OptimizerSweep) -> None:
   first = {h: values[0] for h, values in sweep.grid.items()}
   for hyperparameter, values in sweep.grid.items():
     for value in values:
-      try:
-        sweep.factory()(**(first | {hyperparameter: value}))
-      except indian_optax.HyperparameterError as error:
-        raise UsageError(
-          f"{_option(error.name)}: must be {error.requirement}, got {error.value:g}"
-        ) from None
+      # The value as given, then as the float32 the runs compute with (1e-46 is 0 there).
+      for tried in dict.fromkeys((value, float(np.float32(value)))):
+        try:
+          sweep.factory()(**(first | {hyperparameter: tried}))
+        except indian_optax.HyperparameterError as error:
+          rounded = f" ({value!r} is {tried:g} in float32, the runs' precision)"
+          rounded = "" if tried == value else rounded
+          raise UsageError(
+            f"{_option(error.name)}: must be {error.requirement}, got {error.value:g}{rounded}"
+          ) from None
 
 
-def _halving(options: Mapping[str, Any]) -> Optional[Halving]:
+def _halving(options: Mapping[str, Any]) -> Optional[HalvingRecord]:
   """The halving schedule (None for a full sweep), its rungs resolved and checked."""
   eta, rungs = options.get("halving"), options.get("rungs")
   if eta is None:
     if rungs is not None:
       raise UsageError("--rungs: only with --halving")
     return None
+  epochs = options["epochs"]
   try:
-    return Halving(eta, tuple(engine.rung_epochs(options["epochs"], eta, rungs)))
+    chosen = tuple(engine.rung_epochs(epochs, eta, rungs))
   except ValueError as error:
     raise UsageError(f"--rungs: {str(error).removeprefix('sweep: ')}") from None
+  if not chosen:
+    raise UsageError(
+      f"--halving: {eta:g} leaves no rung before epoch {epochs} (epochs / eta rounds to no "
+      "epoch in [1, epochs)): give more --epochs, a smaller --halving or --rungs"
+    )
+  return HalvingRecord(eta, chosen)
 
 
 # The parser ---------------------------------------------------------------------------------
@@ -439,9 +516,9 @@ def _common(common: argparse.ArgumentParser) -> None:
   add("--select", choices=tuple(SELECTIONS),
       help="what chooses the best setting: final validation accuracy, final validation loss "
       f"or final training loss (default: {d['select']})")  # fmt: skip
-  add("--chunk", help="configurations per compiled program, or auto (on a CPU: one at a time "
-      "for compute-bound models, else all); results are saved after each "
-      f"(default: {d['chunk']})")  # fmt: skip
+  add("--chunk", help="configurations per compiled program, or auto (on a CPU 16 per "
+      "program, one at a time for compute-bound models; on an accelerator all); results are "
+      f"saved after each (default: {d['chunk']})")  # fmt: skip
   add("--out", help="output folder (default: runs/<command>-<time>)")
   add("--force", action="store_true", help="replace the result set already in --out")
   add("--resume", action="store_true",
@@ -521,6 +598,10 @@ def parse(argv: Sequence[str]) -> Union[Plan, Report]:
   Raises:
     UsageError: the first mistake, in one line.
   """
+  written = [a.split("=", 1)[0] for a in argv if a.startswith("--") and len(a) > 2]
+  twice = sorted({a for a in written if written.count(a) > 1})
+  if twice:  # argparse would keep the last one silently
+    raise UsageError(f"{twice[0]}: given more than once")
   given = dict(vars(parser().parse_args(list(argv))))
   command = given.pop("command", None)
   if command is None:

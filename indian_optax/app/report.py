@@ -86,6 +86,8 @@ def summary(
       "configuration-epochs trained; settings stopped early rank after those trained to the end"
     )
   lines.append(f"showing {min(limit, len(settings))} of {total} {what}")
+  if not ranked:
+    return "\n".join([*lines, "no run has finished", *_files(files)])
   best = ranked[0]
   chosen = " ".join(f"{_SHORT.get(k, k)}={v}" for k, v in best.hyperparameters.items())
   lines.append(
@@ -95,9 +97,11 @@ def summary(
   lines += [f"warning: {w}" for w in result.grid_edge_warnings()]
   if note:
     lines.append(note)
-  if files:
-    lines += ["files written:"] + [f"  {f}" for f in files]
-  return "\n".join(lines)
+  return "\n".join(lines + _files(files))
+
+
+def _files(files: Sequence[pathlib.Path]) -> list[str]:
+  return ["files written:"] + [f"  {f}" for f in files] if files else []
 
 
 def figures(result: SweepResult) -> dict[str, Callable[[pathlib.Path], Any]]:
@@ -146,12 +150,17 @@ def report(folder: pathlib.Path) -> int:
     result = SweepResult.load(folder)
   except ValueError as error:
     raise UsageError(f"report: {error}") from None
+  except (KeyError, TypeError, IndexError, AttributeError) as error:  # a damaged document
+    raise UsageError(f"report: {str(folder)!r} holds a damaged results.json ({error!r})") from None
   folder = folder if folder.is_dir() else folder.parent
   try:
     with run_folder.locked(folder):
-      drawn = draw(result, folder)
+      drawn = draw(result, folder) if result.configs else []
+      files = [folder / results_files.RESULTS_JSON, folder / results_files.RESULTS_CSV]
+      text = summary(result, [*files, *drawn])
   except (run_folder.FolderError, OSError) as error:
     raise UsageError(f"report: {error}") from None
-  files = [folder / results_files.RESULTS_JSON, folder / results_files.RESULTS_CSV]
-  print(summary(result, [*files, *drawn]))
+  except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+    raise UsageError(f"report: {str(folder)!r} holds a damaged results.json ({error!r})") from None
+  print(text)
   return 0

@@ -153,6 +153,7 @@ def save(result: SweepResult, folder: Union[str, os.PathLike]) -> list[pathlib.P
     The paths written, ``results.json`` first.
   """
   folder = pathlib.Path(folder)
+  folder.mkdir(parents=True, exist_ok=True)
   csv_path, json_path = folder / RESULTS_CSV, folder / RESULTS_JSON
   write_atomically(csv_path, to_csv(result).encode())
   write_atomically(json_path, json.dumps(to_json(result), indent=1, allow_nan=False).encode())

@@ -8,7 +8,6 @@ set under ``"files"``), ``results.csv`` and PNG plots. Replacing a result set
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import pathlib
 from collections.abc import Iterator
@@ -23,33 +22,42 @@ class FolderError(Exception):
   """The folder cannot be used: the message says why, in one line."""
 
 
-def prepare(path: pathlib.Path) -> tuple[pathlib.Path, bool]:
+def prepare(path: pathlib.Path) -> tuple[pathlib.Path, Optional[pathlib.Path]]:
   """Resolves ``path``, creates it and checks that a file can be written there.
 
   Returns:
-    The resolved folder, and whether this call created it.
+    The resolved folder, and the outermost folder this call created (None if it existed).
   """
   path = path.expanduser().resolve()
   if path.exists() and not path.is_dir():
     raise FolderError(f"{str(path)!r} exists and is not a folder")
-  created = not path.exists()
+  missing = [p for p in (path, *path.parents) if not p.exists()]
   try:
     path.mkdir(parents=True, exist_ok=True)
     probe = path / f".indian-optax-write-test-{os.getpid()}"
     probe.write_bytes(b"")
     probe.unlink()
   except OSError as error:
+    if missing:
+      discard(path, missing[-1])
     raise FolderError(f"cannot write to {str(path)!r}: {error.strerror or error}") from None
-  return path, created
+  return path, (missing[-1] if missing else None)
 
 
-def discard(path: pathlib.Path) -> None:
-  """Removes a folder this command created, if nothing but its lock is in it."""
-  (path / LOCK).unlink(missing_ok=True)
+def discard(path: pathlib.Path, created: pathlib.Path) -> None:
+  """Removes ``path`` and its parents up to ``created`` (the outermost folder this command
+  created), each only if nothing but the lock is in it."""
   try:
-    path.rmdir()
+    (path / LOCK).unlink(missing_ok=True)
   except OSError:
-    pass
+    return
+  for folder in (path, *path.parents):
+    try:
+      folder.rmdir()
+    except OSError:
+      return
+    if folder == created:
+      return
 
 
 @contextlib.contextmanager
@@ -74,14 +82,6 @@ def locked(path: pathlib.Path) -> Iterator[None]:
     yield
   finally:
     handle.close()
-
-
-def previous_document(path: pathlib.Path) -> Optional[dict]:
-  """The ``results.json`` already in the folder, None if there is none or it is unreadable."""
-  try:
-    return json.loads((path / RESULTS_JSON).read_text())
-  except (OSError, ValueError):
-    return None
 
 
 def result_files(

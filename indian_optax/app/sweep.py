@@ -220,17 +220,15 @@ def _chunking(configs: int, chunk_size: Union[int, str, None], devices: Sequence
   return -(-chunk_size // len(devices)) * len(devices), devices
 
 
-def _resumed_runs(resume_from: Optional[SweepResult], configs: list[dict], chunk_size: int) -> int:
-  """How many leading runs ``resume_from`` already holds (whole chunks of this sweep)."""
-  if resume_from is None:
-    return 0
+def _check_resumable(resume_from: SweepResult, configs: list[dict], chunk_size: int) -> None:
+  """``resume_from`` must hold whole leading chunks of this sweep."""
   done = len(resume_from.configs)
   if resume_from.configs != configs[:done] or (done % chunk_size and done != len(configs)):
-    raise ValueError(
-      "sweep: resume_from does not hold whole chunks of this sweep (different grid, seeds, "
-      "name or chunk size)"
+    raise SweepArgumentError(
+      "resume_from",
+      "resume_from does not hold whole chunks of this sweep (different grid, seeds, name or "
+      f"chunk size: {chunk_size} configurations per program here)",
     )
-  return done
 
 
 def sweep(
@@ -302,8 +300,9 @@ def sweep(
     schedule = dict(rungs=engine.rung_epochs(epochs, halving, rungs), eta=halving)
   elif rungs is not None:
     raise ValueError("sweep: rungs need halving")
-  _resumed_runs(resume_from, configs, size)
   resumed = resume_from if resume_from is not None and resume_from.configs else None
+  if resumed is not None:
+    _check_resumable(resumed, configs, size)
   return engine.run(job, placed, **schedule, resume_from=resumed, on_epoch=on_epoch,
                     on_chunk=on_chunk)  # fmt: skip
 

@@ -13,7 +13,7 @@ import pytest
 from matplotlib import image
 from oracle import hand_written_run
 
-from indian_optax.app import SweepResult, cli, command, data, models, run_folder
+from indian_optax.app import SweepResult, cli, command, data, models, results_files, run_folder
 
 TINY = ["--epochs", "2", "--batch-size", "128"]
 
@@ -214,6 +214,46 @@ def test_a_bad_out_fails_at_once_before_data_or_compilation(tmp_path, capsys, mo
   assert stderr.startswith("indian-optax: error: --out: ") and stderr.count("\n") == 1
 
 
+def test_force_removes_nothing_before_the_data_is_known_to_be_right(tmp_path, capsys, npz_files):
+  out = tmp_path / "kept"
+  assert run(capsys, "train", "--out", str(out), *TINY)[0] == 0
+  before = snapshot(out)
+  status, _, stderr = run(capsys, "train", "--dataset", str(npz_files["nan"]), "--out", str(out),
+                          "--force", *TINY)  # fmt: skip
+  assert status == 2 and "x_test holds NaN" in stderr
+  assert snapshot(out) == before, "a mistake found in the data must leave the old results"
+  status, _, stderr = run(capsys, "train", "--batch-size", "5000", "--out", str(out), "--force")
+  assert status == 2 and "--batch-size: 5000 exceeds" in stderr and snapshot(out) == before
+
+
+def test_a_mistake_leaves_no_folder_it_created_however_deep(tmp_path, capsys, monkeypatch):
+  deep = tmp_path / "a" / "b" / "c"
+  status, _, stderr = run(capsys, "train", "--batch-size", "5000", "--out", str(deep))
+  assert status == 2 and "--batch-size" in stderr and not (tmp_path / "a").exists()
+  status, _, stderr = run(capsys, "train", "--compile-cache", "/proc/nope", "--out", str(deep))
+  assert status == 2 and stderr.startswith("indian-optax: error: --compile-cache: cannot use")
+  assert not (tmp_path / "a").exists()
+  monkeypatch.setenv(command.CACHE_ENV, "/proc/nope")
+  status, _, stderr = run(capsys, "train", "--out", str(deep))
+  assert status == 2 and f"${command.CACHE_ENV}: cannot use '/proc/nope'" in stderr
+  assert not (tmp_path / "a").exists()
+
+
+def test_report_of_an_empty_or_damaged_result_is_one_line_or_a_summary(tmp_path, capsys):
+  empty = tmp_path / "empty"
+  SweepResult.empty(3).save(empty)
+  status, stdout, _ = run(capsys, "report", str(empty))
+  assert status == 0 and "no run has finished" in stdout
+  damaged = tmp_path / "damaged"
+  assert run(capsys, "sweep", "--alpha", "0.5", "--beta", "0.1", "--halving", "3", "--rungs", "1",
+             "--out", str(damaged), *TINY)[0] == 0  # fmt: skip
+  document = load(damaged)
+  document["halving"]["eta"] = "x"
+  (damaged / "results.json").write_text(json.dumps(document))
+  status, _, stderr = run(capsys, "report", str(damaged))
+  assert status == 2 and stderr.count("\n") == 1 and "Traceback" not in stderr
+
+
 # A shell that starts the suite in the background ignores SIGINT in its children, and a
 # Python started so installs no KeyboardInterrupt handler: the command gets the handler a
 # user's Ctrl-C meets (set in the child, as a preexec_fn would fork a threaded JAX process).
@@ -236,7 +276,7 @@ def start(argv, **kwargs):
 def wait_for_partial(out, process, timeout=180):
   deadline = time.monotonic() + timeout
   while time.monotonic() < deadline:
-    document = run_folder.previous_document(out)
+    document = results_files.read_document(out / results_files.RESULTS_JSON)
     if document is not None and document["runs"]:
       return document
     assert process.poll() is None, process.communicate()
@@ -271,6 +311,24 @@ def test_an_interrupted_sweep_keeps_its_chunks_and_resumes_to_the_same_results(t
   assert load(out)["complete"] is True
   assert load(out)["runs"] == load(whole)["runs"]
   assert (out / "results.csv").read_bytes() == (whole / "results.csv").read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_before_the_first_chunk_says_nothing_was_saved(tmp_path, stop):
+  """Interrupted while the first program compiles: 130, one line, no folder left behind."""
+  out = tmp_path / "early"
+  process = start([*SIXTEEN, "--out", str(out), "--no-compile-cache"])
+  deadline = time.monotonic() + 120
+  while not (out / run_folder.LOCK).exists():  # the folder is locked: the data is next
+    assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+    time.sleep(0.01)
+  time.sleep(0.5)
+  process.send_signal(stop)
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 130, stderr
+  assert stderr.strip().endswith("interrupted; nothing was saved") and "Traceback" not in stderr
+  assert not out.exists()
 
 
 def test_resume_needs_the_same_arguments_and_leaves_a_complete_folder_alone(tmp_path, capsys):
@@ -357,8 +415,17 @@ def npz_files(tmp_path):
   save(
     "far_labels", **good | {"y_train": np.where(good["y_train"] == 2, 1_000_000, good["y_train"])}
   )
+  save("scalar_labels", **good | {"y_train": np.array(1)})
+  save("no_features", **good | {"x_train": np.ones((256, 0)), "x_test": np.ones((64, 0))})
+  save("huge", **good | {"x_train": np.full((256, 6, 6), 1e300)})
+  save("complex", **good | {"x_train": good["x_train"] + 1j})
   files["garbage"] = tmp_path / "garbage.npz"
   files["garbage"].write_text("not an archive")
+  files["empty_file"] = tmp_path / "empty.npz"
+  files["empty_file"].write_bytes(b"")
+  files["one_array"] = tmp_path / "one_array.npz"
+  with open(files["one_array"], "wb") as handle:  # a .npy under an .npz name
+    np.save(handle, good["x_train"])
   files["folder"] = tmp_path / "a_folder"
   files["folder"].mkdir()
   return files
@@ -414,11 +481,24 @@ BAD_INPUT = [
   (["sweep", "--dataset", "{garbage}"], "is not a readable .npz archive"),
   (["sweep", "--dataset", "{labels}"], "y_train must hold one non-negative integer label"),
   (["sweep", "--dataset", "{empty_test}"], "y_test is empty"),
-  (["sweep", "--dataset", "{strings}"], "x_train must hold numbers, got dtype <U1"),
-  (["sweep", "--dataset", "{nan}"], "x_test holds NaN or infinite values"),
+  (["sweep", "--dataset", "{strings}"], "x_train must hold real numbers, got dtype <U1"),
+  (["sweep", "--dataset", "{nan}"], "x_test holds NaN, infinite or beyond-float32 values"),
+  (["sweep", "--dataset", "{huge}"], "x_train holds NaN, infinite or beyond-float32 values"),
+  (["sweep", "--dataset", "{complex}"], "x_train must hold real numbers, got dtype complex64"),
+  (
+    ["sweep", "--dataset", "{scalar_labels}"],
+    "y_train must be a 1-d array of labels, got shape ()",
+  ),
+  (["sweep", "--dataset", "{no_features}"], "arrays of one non-empty sample shape"),
+  (["sweep", "--dataset", "{empty_file}"], "is not a readable .npz archive"),
+  (["sweep", "--dataset", "{one_array}"], "holds one array, not an .npz archive"),
+  (["sweep", "--dataset", ""], "--dataset: no data set named"),
+  (["sweep", "--halving", "1e39"], "--halving: 1e+39 leaves no rung before epoch 15"),
+  (["sweep", "--seeds", "2147483647"], "--seeds: must be in [1, 10000], got 2147483647"),
+  (["sweep", "--lr", "0.1", "--lr", "0.2"], "--lr: given more than once"),
   (["sweep", "--dataset", "{far_labels}"], "only 4 distinct labels reach up to 1000000"),
   (["sweep", "--model", "resnet"], "--model: unknown model 'resnet'"),
-  (["sweep", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
+  (["sweep", "--epochs", "0"], "--epochs: must be in [1, 100000], got 0"),
   (["sweep", "--chunk", "some"], "--chunk: 'some' is not an integer"),
   (["sweep", "--batch-size", "x"], "--batch-size: 'x' is not an integer"),
   (["compare", "--optimizers", "adam,lion"], "--optimizers: unknown 'lion'"),

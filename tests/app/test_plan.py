@@ -7,6 +7,7 @@ import pytest
 
 from indian_optax.app import optimizers
 from indian_optax.app.plan import Plan, Report, UsageError, parse, parser
+from indian_optax.app.results import Metadata
 
 
 def plan(*argv) -> Plan:
@@ -71,33 +72,65 @@ def test_report_names_a_folder():
   assert parse(["report", "somewhere"]) == Report(pathlib.Path("somewhere"))
 
 
+def recorded(original: Plan, model: str = "mlp") -> Metadata:
+  """What the command writes into results.json of a run of ``original``."""
+  options = original.record() | {"model": model}
+  return Metadata(original.command, original.options["dataset"], model, original.arguments, options)
+
+
 def test_the_record_is_json_and_the_resumed_plan_equals_the_recorded_one(tmp_path):
   original = plan("sweep", "--alpha", "0.5,1", "--beta", "0.1", "--seeds", "2", "--epochs", "2",
                   "--val-fraction", "0.2", "--select", "train_loss", "--chunk", "2")  # fmt: skip
   record = original.record()
   assert record["alpha"] == [0.5, 1.0] and record["chunk"] == 2 and record["seeds"] == 2
+  assert record["lr"] == [optimizers.DEFAULT_LEARNING_RATES["indian"]], "defaults as values"
   bare = plan("sweep", "--resume", "--out", str(tmp_path))
-  resumed = bare.resumed(record, tmp_path)
-  assert resumed.options == original.options and resumed.sweeps == original.sweeps
+  resumed = bare.resumed(recorded(original), tmp_path)
+  assert resumed.sweeps == original.sweeps and resumed.epochs == 2 and resumed.seeds == [0, 1]
+  assert resumed.arguments == original.arguments, "the interrupted command line is kept"
   assert resumed.resume and resumed.out == tmp_path
   same = plan("sweep", "--alpha", "0.5,1.0", "--epochs", "2", "--resume", "--out", str(tmp_path))
-  assert same.resumed(record, tmp_path).options == original.options, "values, not the text"
+  assert same.resumed(recorded(original), tmp_path).sweeps == original.sweeps, "values, not text"
+
+
+def test_a_resume_may_repeat_the_defaults_it_ran_with(tmp_path):
+  original = plan("sweep", "--epochs", "2")
+  lr = str(optimizers.DEFAULT_LEARNING_RATES["indian"])
+  alphas = ",".join(str(a) for a in optimizers.SWEEP_GRIDS["indian"]["alpha"])
+  again = plan("sweep", "--epochs", "2", "--model", "mlp", "--lr", lr, "--alpha", alphas,
+               "--resume", "--out", str(tmp_path))  # fmt: skip
+  assert again.resumed(recorded(original), tmp_path).sweeps == original.sweeps
 
 
 def test_a_resume_with_other_values_names_the_option():
-  record = plan("sweep", "--alpha", "0.5,1", "--epochs", "2").record()
+  record = recorded(plan("sweep", "--alpha", "0.5,1", "--epochs", "2"))
   other = plan("sweep", "--alpha", "0.5,2", "--resume", "--out", "x")
   message = "--alpha: 0.5,2 differs from 0.5,1 recorded in 'x'; --resume needs the arguments"
   with pytest.raises(UsageError, match="^" + message):
     other.resumed(record, pathlib.Path("x"))
+  with pytest.raises(UsageError, match="^--model: cnn differs from mlp recorded"):
+    plan("sweep", "--model", "cnn", "--resume", "--out", "x").resumed(record, pathlib.Path("x"))
 
 
 def test_records_of_the_last_release_resume_too():
-  """Format 3 files of 0.2 recorded lists as the comma strings given."""
-  record = {"alpha": "0.5,1", "beta": None, "epochs": 2, "seeds": 1, "optimizer": "indian",
-            "chunk": "auto", "rungs": None, "halving": None}  # fmt: skip
+  """Format 3 files of 0.2 recorded lists as the comma strings given, defaults as null."""
+  options = {"alpha": "0.5,1", "beta": None, "epochs": 2, "seeds": 1, "optimizer": "indian",
+             "chunk": "auto", "rungs": None, "halving": None, "model": None}  # fmt: skip
+  record = Metadata("sweep", "digits", "mlp", ("sweep",), options)
   resumed = plan("sweep", "--resume", "--out", "x").resumed(record, pathlib.Path("x"))
   assert resumed.options["alpha"] == (0.5, 1.0) and resumed.options["epochs"] == 2
+
+
+@pytest.mark.parametrize(
+  "option, value",
+  [("seeds", 3.0), ("seed", None), ("dataset", 5), ("chunk", 0), ("epochs", 1.5),
+   ("select", "nope"), ("alpha", {"a": 1}), ("optimizer", "adam")],
+)  # fmt: skip
+def test_a_damaged_record_is_one_line_that_blames_the_record(option, value):
+  options = recorded(plan("sweep", "--epochs", "2")).options | {option: value}
+  record = Metadata("sweep", "digits", "mlp", ("sweep",), options)
+  with pytest.raises(UsageError, match="^--resume: 'x' records options that cannot run: --"):
+    plan("sweep", "--resume", "--out", "x").resumed(record, pathlib.Path("x"))
 
 
 MISTAKES = [
@@ -118,7 +151,7 @@ MISTAKES = [
   (["sweep", "--seed=-1"], "--seed: must be in [0, 4294967295], got -1"),
   (["sweep", "--seed", "4294967295", "--seeds", "2"],
    "--seed: must be integers in [0, 2**32), got 4294967296"),
-  (["sweep", "--seeds", "0"], "--seeds: must be >= 1, got 0"),
+  (["sweep", "--seeds", "0"], "--seeds: must be in [1, 10000], got 0"),
   (["sweep", "--val-fraction", "1"], "--val-fraction: must be in [0, 1), got 1"),
   (["sweep", "--val-fraction", "0"],
    "--val-fraction: select='val_accuracy' needs a validation split (val_fraction > 0)"),
@@ -131,9 +164,19 @@ MISTAKES = [
   (["sweep", "--rungs", "2"], "--rungs: only with --halving"),
   (["sweep", "--halving", "3", "--rungs", "15"], "--rungs: rungs must be epochs in [1, 15)"),
   (["sweep", "--halving", "3", "--rungs", "1.5"], "--rungs: rungs are whole epochs, got 1.5"),
+  (["sweep", "--halving", "3", "--epochs", "2"], "--halving: 3 leaves no rung before epoch 2"),
+  (["sweep", "--halving", "1e39"], "--halving: 1e+39 leaves no rung before epoch 15"),
+  (["sweep", "--beta", "1e-46"],
+   "--beta: must be > 0, got 0 (1e-46 is 0 in float32, the runs' precision)"),
+  (["sweep", "--optimizer", "innaprop", "--sigma", "0.99999999"],
+   "--sigma: must be < 1, got 1 (0.99999999 is 1 in float32"),
+  (["sweep", "--seeds", "2147483647"], "--seeds: must be in [1, 10000], got 2147483647"),
+  (["sweep", "--epochs", "2147483647"], "--epochs: must be in [1, 100000], got 2147483647"),
+  (["sweep", "--lr=1e-2", "--lr", "0.1"], "--lr: given more than once"),
+  (["sweep", "--dataset", ""], "--dataset: no data set named"),
   (["sweep", "--dataset", "cifar"], "--dataset: unknown data set 'cifar'"),
   (["sweep", "--model", "resnet"], "--model: unknown model 'resnet': use mlp or cnn"),
-  (["sweep", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
+  (["sweep", "--epochs", "0"], "--epochs: must be in [1, 100000], got 0"),
   (["sweep", "--chunk", "some"], "--chunk: 'some' is not an integer"),
   (["sweep", "--batch-size", "x"], "--batch-size: 'x' is not an integer"),
   (["compare", "--optimizers", "adam,lion"], "--optimizers: unknown 'lion'; choose from indian"),
