@@ -12,6 +12,7 @@ copy bandwidth, and the state-sized copies in the compiled step.
     python benchmarks/step_cost.py --plan accelerator    # GPU/TPU plan: larger trees
     python benchmarks/step_cost.py --plan brief          # float32 trees of 1e6 and 1e7
     python benchmarks/step_cost.py --plan brief --region-analysis   # XLA:CPU's other copy pass
+    python benchmarks/step_cost.py --passes              # each step's loops, from its HLO
     python benchmarks/step_cost.py --quick               # smoke test (small trees)
 
 ``--region-analysis`` sets ``XLA_FLAGS=--xla_cpu_copy_insertion_use_region_analysis=true``
@@ -239,6 +240,31 @@ def measure(
   )
 
 
+PASSES = {
+  **{name: make for name, (make, _) in OPTIMIZERS.items()},
+  "innaprop, weight_decay=None": lambda: indian_optax.innaprop(1e-3, weight_decay=None),
+}
+"""The steps whose compiled HLO ``--passes`` reads (INNAprop without decay: no θ read by φ)."""
+
+
+def passes_section() -> str:
+  """What the compiler made of each step on one float32 leaf: its loops and their traffic."""
+  rows, size = [], 1_000_003
+  for name, make in PASSES.items():
+    loops = diagnostics.memory_passes(make(), size)
+    shown = "; ".join(f"{loop.opcode} {loop.reads} -> {loop.writes}" for loop in loops)
+    copies = sum(loop.opcode == "copy" for loop in loops)
+    rows.append([name, shown, str(copies), str(sum(loop.reads + loop.writes for loop in loops))])
+  return (
+    f"The compiled donated step (update + `optax.apply_updates`) on one float32 leaf of "
+    f"{size:,} elements, read from its optimized HLO by `indian_optax.diagnostics."
+    "memory_passes`: each instruction that moves param-sized arrays, as opcode reads -> "
+    "writes (an XLA:CPU loop fusion writes one array; a `copy` reads one and writes one), "
+    "and the total passes over param-sized memory.\n\n"
+    + _common.markdown_table(["step", "loops: reads -> writes", "copies", "passes"], rows)
+  )
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="small trees, few repeats")
@@ -250,10 +276,20 @@ def main(argv=None) -> None:
     "--region-analysis", action="store_true",
     help=f"run with XLA_FLAGS={REGION_ANALYSIS} (its own section)",
   )  # fmt: skip
+  parser.add_argument(
+    "--passes", action="store_true", help="no timing: each step's loops from its compiled HLO"
+  )
   parser.add_argument("--results", type=pathlib.Path, help="RESULTS.md to update")
   args = parser.parse_args(argv)
   plan = PLANS["quick" if args.quick else args.plan]
   results = args.results if args.quick else (args.results or _common.RESULTS)
+  suffix = "_region_analysis" if args.region_analysis else ""
+  if args.passes:
+    body = passes_section()
+    print(body)
+    if results is not None:
+      _common.write_section("step_cost_passes" + suffix, body, results)
+    return
   copy_bytes = 4 * max(n for _, n, _ in plan)
   numpy_bandwidth, xla_bandwidth = memcpy_bandwidth(copy_bytes)
   bandwidth = max(numpy_bandwidth, xla_bandwidth)
@@ -277,7 +313,7 @@ def main(argv=None) -> None:
     + _common.markdown_table(HEADER + ["K: per call / in loop (INDIAN, INNAprop)"], loops)
   )
   section = {"cpu": "step_cost", "brief": "step_cost_brief"}.get(args.plan, "step_cost_accelerator")
-  section += "_region_analysis" if args.region_analysis else ""
+  section += suffix
   if results is not None:
     _common.write_section(section, body, results)
   else:

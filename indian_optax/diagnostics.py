@@ -7,7 +7,7 @@ output per loop; XLA:GPU fuses both into one loop. See ``docs/algorithm.md`` ("C
 """
 
 import re
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import jax
 import optax
@@ -44,6 +44,54 @@ def compiled_step_text(
   abstract_state = jax.tree.map(on_device, jax.eval_shape(tx.init, params))
   lowered = jax.jit(step, donate_argnums=(0, 1)).lower(params, abstract_state, params)
   return lowered.compile().as_text() or ""
+
+
+class Loop(NamedTuple):
+  """One top-level instruction of a compiled step and the param-sized arrays it moves."""
+
+  name: str
+  opcode: str  # ``fusion``, ``copy`` ...
+  reads: int
+  writes: int
+
+
+_INSTRUCTION = re.compile(
+  r"^\s*(?:ROOT )?%?(?P<name>[\w.\-]+) = (?P<shape>.*?) (?P<opcode>[a-z][\w\-]*)\((?P<rest>.*)$"
+)
+_MOVES_NOTHING = {"parameter", "constant", "tuple", "get-tuple-element", "bitcast"}
+
+
+def memory_passes(
+  tx: optax.GradientTransformation, size: int = 1_000_003, platform: Optional[str] = None
+) -> list[Loop]:
+  """The passes over param-sized memory of one donated step on one float32 leaf of ``size``.
+
+  Reads the compiled step's entry computation: each instruction that moves data, with how
+  many arrays of the leaf's shape it reads and writes (a loop fusion of XLA:CPU writes one;
+  a ``copy`` reads one and writes one). The sum is the step's traffic in units of the params.
+
+  Example:
+    >>> import optax, indian_optax
+    >>> loops = indian_optax.diagnostics.memory_passes(optax.sgd(0.1, momentum=0.9), 1000, "cpu")
+    >>> sum(loop.reads + loop.writes for loop in loops)  # m <- (g, m); theta <- (theta, m)
+    6
+  """
+  text = compiled_step_text(tx, jax.ShapeDtypeStruct((size,), "float32"), platform)
+  leaf = f"f32[{size}]"
+  entry = text[text.index("\nENTRY ") :]
+  entry = entry[: entry.index("\n}")]
+  instructions = [m for m in map(_INSTRUCTION.match, entry.splitlines()[1:]) if m is not None]
+  shapes = {m["name"]: m["shape"] for m in instructions}
+  loops = []
+  for match in instructions:
+    if match["opcode"] in _MOVES_NOTHING:
+      continue
+    operands = re.findall(r"%([\w.\-]+)", match["rest"].split(")")[0])
+    reads = sum(shapes.get(name, "").count(leaf) for name in operands)
+    writes = match["shape"].count(leaf)
+    if reads or writes:
+      loops.append(Loop(match["name"], match["opcode"], reads, writes))
+  return loops
 
 
 def count_state_sized_copies(

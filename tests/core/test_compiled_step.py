@@ -102,3 +102,17 @@ def test_the_copy_detector_sees_the_copy_of_a_step_that_reads_the_old_state():
     return optax.GradientTransformation(init, update)
 
   assert diagnostics.count_state_sized_copies(naive(), PARAMS, "cpu") >= 1
+
+
+@pytest.mark.parametrize("name", ["indian", "innaprop"])
+def test_the_pass_count_sees_every_copy_and_at_least_the_ideal_traffic(name):
+  """``memory_passes`` reads the same HLO: its copies are the copy detector's, and no step
+  moves less than reading g, the state and θ and writing the state and θ (5 passes)."""
+  tx = {"indian": indian_optax.indian(0.1), "innaprop": indian_optax.innaprop(1e-3)}[name]
+  size = 1_000_003
+  loops = diagnostics.memory_passes(tx, size, "cpu")
+  leaf = jax.ShapeDtypeStruct((size,), jnp.float32)
+  copies = sum(loop.opcode == "copy" for loop in loops)
+  assert copies == diagnostics.count_state_sized_copies(tx, leaf, "cpu")
+  assert sum(loop.reads + loop.writes for loop in loops) >= 5
+  assert all(loop.writes >= 1 for loop in loops if loop.opcode == "fusion")

@@ -74,3 +74,10 @@ def test_state_memory_runs_quick_on_eight_simulated_devices(tmp_path):
   )
   assert run.returncode == 0, run.stderr
   assert "per device, FSDP" in results.read_text()
+
+
+def test_step_cost_reads_each_steps_passes_from_its_compiled_hlo(tmp_path):
+  results = tmp_path / "RESULTS.md"
+  load("step_cost").main(["--passes", "--results", str(results)])
+  text = results.read_text()
+  assert "<!-- step_cost_passes:start -->" in text and "| momentum | fusion" in text
