@@ -8,8 +8,9 @@ paper's (theta, psi) equations that shares no code with the package:
 
 * float64: relative trajectory deviation <= 1e-10;
 * float32 and bfloat16 params: deviation from the reference at most ``LOW_PRECISION_FACTOR``
-  times that of the same transcription run in that dtype (plus a few units of roundoff,
-  for runs the transcription happens to get exact).
+  times that of the same transcription run in that dtype (the largest of three runs whose
+  starts differ by one unit of roundoff: ``low_precision_yardstick``), plus a few units of
+  roundoff for runs the transcription happens to get exact.
 
 Settings where the recursion itself blows up (the float64 reference leaves a ball of
 radius 1e3, or the low-precision transcription loses all digits) are filtered by the
@@ -122,6 +123,26 @@ def assume_roundings_do_not_grow(problem, steps, alphas, betas, reference, exact
   assume(moved < 4 * eps)
 
 
+def low_precision_yardstick(problem, steps, alphas, betas, reference, exact, dtype):
+  """The transcription's own deviation in ``dtype``: the largest of three equally valid runs,
+  from theta_0 and from theta_0 moved by one unit of roundoff either way.
+
+  One run alone is a lucky or unlucky draw of roundings. Found by the thorough profile:
+  INDIAN at lr 1 (cosine), alpha 0, beta 9.63, both decays, c = 0 on a 1-d quadratic: the
+  float32 transcription deviates 2.3e-7 from theta_0 but 1.6e-6 to 9.1e-6 from theta_0 moved
+  by 1 to 3 ulps (alpha = 0 keeps every rounding of psi), and ours 7.0e-6.
+  """
+  numpy_dtype = LOW_PRECISIONS[jnp.dtype(dtype).name][1]
+  eps = float(jnp.finfo(dtype).eps)
+  hessian, target, theta0 = problem
+  starts = (theta0, theta0 * (1 - eps), theta0 * (1 + eps))
+  return max(
+    deviation(transcription((hessian, target, start), steps, alphas, betas, numpy_dtype,
+                            **reference), exact)
+    for start in starts
+  )  # fmt: skip
+
+
 # ---------------------------------------------------------------- what is drawn: a run
 @st.composite
 def runs(draw, name, low_precision=False):
@@ -224,8 +245,8 @@ def test_low_precision_stays_within_a_small_factor_of_the_transcription(precisio
   exact = extended_precision_transcription(run, steps, alphas, betas, reference)
   assume_the_recursion_is_tame(exact)
   assume_roundings_do_not_grow(run["problem"], steps, alphas, betas, reference, exact, ours_dtype)
-  plain = deviation(
-    transcription(run["problem"], steps, alphas, betas, numpy_dtype, **reference), exact
+  plain = low_precision_yardstick(
+    run["problem"], steps, alphas, betas, reference, exact, ours_dtype
   )
   assume(plain < 0.1)  # the recursion itself keeps some digits in this dtype
   # alpha lr >= 2 makes the recursion's mode 1 - alpha lr grow any rounding (it is 0 in exact
