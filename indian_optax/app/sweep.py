@@ -181,7 +181,9 @@ def check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, valid
 AUTO_CPU_WORK = 320_000
 """On a CPU, the per-configuration work (params x batch size) above which configurations
 run one at a time: benchmarks/sweep_throughput.py measured the vmapped sweep at 1.63x a
-loop for 1.4k-param MLPs (x 64), 1.24x at 3.4k, 0.97x at 8.8k and 0.67-1.0x at 26k."""
+loop for 1.4k-param MLPs (x 64), 1.24x at 3.4k, 0.97x at 8.8k and 0.67-1.0x at 26k
+(2026-11-29); its 2026-12-05 rerun gave 1.50x, 1.30x, 1.11x and 1.17x, which does not support
+the threshold (benchmarks/RESULTS.md)."""
 
 AUTO_CPU_WIDTH = 16
 """On a CPU, the configurations of one program below :data:`AUTO_CPU_WORK`: a fixed width,

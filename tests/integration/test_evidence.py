@@ -7,9 +7,9 @@ losses", followed by a hidden tag saying which cells it counts::
 
   3 wins, 16 ties and 5 losses<!-- counts: paper_protocol_*; INDIAN \\(0\\.5, 0\\.1\\); at 100 -->
 
-(sections as a glob; the first cell of the rows as a regular expression, matched whole; the
-columns' headers as a regular expression, searched). Intervals are quoted as the tables print
-them, so each can be found there.
+(sections as globs separated by commas; the first cell of the rows as a regular expression,
+matched whole; the columns' headers as a regular expression, searched). Intervals are quoted
+as the tables print them, so each can be found there.
 """
 
 import fnmatch
@@ -63,7 +63,8 @@ def count(where: str, results: dict[str, str]) -> dict[str, int]:
   """The verdicts in the cells a tag names (``sections; rows; columns``)."""
   glob, rows, columns = (part.strip() for part in where.split(";"))
   counts, cells = dict.fromkeys(VERDICTS, 0), 0
-  for name in fnmatch.filter(results, glob):
+  names = [name for pattern in glob.split(",") for name in fnmatch.filter(results, pattern.strip())]
+  for name in dict.fromkeys(names):
     for header, *body in tables(results[name]):
       picked = [i for i, title in enumerate(header) if re.search(columns, title)]
       for row in body:
@@ -86,6 +87,7 @@ def test_the_tag_reader_counts_the_cells_it_names():
     "b": "| method | - x at 100 |\n|---|---|\n| M (1) | +0.3 [+0.2, +0.4] win |\n",
   }
   assert count(r"a_*; M \(1\); at 100", results) == {"win": 0, "tie": 1, "lose": 1}
+  assert count(r"a_one, b; M \(1\); at 100", results) == {"win": 1, "tie": 1, "lose": 0}
   assert count(r"a_one; M.*; at", results) == {"win": 2, "tie": 1, "lose": 1}
   with pytest.raises(AssertionError, match="names no table cell"):
     count(r"a_*; nothing; at", results)
