@@ -1,23 +1,13 @@
 """The benchmarks' shared rules (benchmarks/_common.py): learning-rate tuning that widens its
 grid, and the one verdict rule, against textbook numbers."""
 
-import importlib.util
 import math
-import pathlib
 
 import numpy as np
 import pytest
+from benchmark_scripts import load
 
 from indian_optax.app import SweepResult
-
-BENCHMARKS = pathlib.Path(__file__).parents[2] / "benchmarks"
-
-
-def load(name):
-  spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def one_epoch(configs, accuracy, loss, selection="val_accuracy"):

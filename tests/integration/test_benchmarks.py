@@ -1,22 +1,12 @@
 """Each benchmark script runs end to end in --quick mode (a smoke test: no timing is asserted)."""
 
-import importlib.util
-import pathlib
 import subprocess
 import sys
 
 import pytest
+from benchmark_scripts import BENCHMARKS, load
 
 pytestmark = pytest.mark.slow  # builds, subprocesses, notebooks or long training
-
-BENCHMARKS = pathlib.Path(__file__).parents[2] / "benchmarks"
-
-
-def load(name):
-  spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 @pytest.mark.parametrize(
