@@ -14,6 +14,7 @@ from indian_optax import _deprecated, diagnostics
 from indian_optax._checks import HyperparameterError
 from indian_optax._inertial import IndianState, indian, psi_from_state
 from indian_optax._innaprop import (
+  InnapropState,
   ScaleByBiasCorrectedRmsState,
   innaprop,
   scale_by_bias_corrected_rms,
@@ -39,6 +40,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
   "HyperparameterError",
   "IndianState",
+  "InnapropState",
   "ScaleByBiasCorrectedRmsState",
   "diagnostics",
   "indian",

@@ -1,9 +1,9 @@
 """Tracer-safe validation of hyperparameters, one rule per hyperparameter name.
 
-Hyperparameters may be Python floats, concrete arrays, tracers (``vmap`` sweeps,
-``optax.inject_hyperparams`` under ``jit``) or schedules. Only concrete values can
-be checked; tracers and schedules pass through untouched, so validation never
-breaks a transformation.
+Hyperparameters may be Python numbers, scalar arrays, tracers (``vmap`` sweeps,
+``optax.inject_hyperparams`` under ``jit``) or, where the rule allows, schedules. Every
+value's type and shape are checked (a tracer has a shape too); only concrete values can be
+checked against their range, so validation never breaks a transformation.
 
 Every public factory is wrapped by :func:`checks_hyperparameters`, which applies
 the rule of :data:`RULES` to each argument of that name and names the factory the
@@ -13,20 +13,31 @@ user called in the error.
 import dataclasses
 import functools
 import inspect
+import numbers
 from collections.abc import Callable
 from typing import Any, Optional, TypeVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-  """The range a concrete hyperparameter must lie in (every bound optional)."""
+  """What a hyperparameter may be: its range (every bound optional), whether it may be a
+  schedule (a callable of the step count) and whether None (the option off) is allowed."""
 
   greater_than: Optional[float] = None
   at_least: Optional[float] = None
   less_than: Optional[float] = None
+  schedule: bool = False
+  optional: bool = False
+
+  @property
+  def kind(self) -> str:
+    """What the value must be, in the user's words."""
+    kind = "a number or a schedule" if self.schedule else "a number"
+    return kind + " (or None)" if self.optional else kind
 
   def violation(self, array: np.ndarray) -> Optional[str]:
     """What the values fail to be ("finite", "> 0", ...), or None when they are valid."""
@@ -43,12 +54,13 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
-  "learning_rate": Rule(at_least=0.0),
-  "alpha": Rule(at_least=0.0),
-  "beta": Rule(greater_than=0.0),
-  "weight_decay": Rule(at_least=0.0),
-  "decoupled_weight_decay": Rule(at_least=0.0),
-  "initial_speed": Rule(at_least=0.0),
+  "learning_rate": Rule(at_least=0.0, schedule=True),
+  "alpha": Rule(at_least=0.0, schedule=True),
+  "beta": Rule(greater_than=0.0, schedule=True),
+  "weight_decay": Rule(at_least=0.0, schedule=True, optional=True),
+  "decoupled_weight_decay": Rule(at_least=0.0, schedule=True, optional=True),
+  "initial_speed": Rule(at_least=0.0, optional=True),
+  # The bias correction 1 - sigma^k assumes one sigma for every step: no schedule.
   "sigma": Rule(at_least=0.0, less_than=1.0),
   "eps": Rule(greater_than=0.0),
   "init_value": Rule(at_least=0.0),
@@ -58,7 +70,7 @@ RULES: dict[str, Rule] = {
 
 
 class HyperparameterError(ValueError):
-  """A concrete hyperparameter out of its range.
+  """A hyperparameter of the wrong type or shape, or a concrete one out of its range.
 
   Attributes:
     owner: the public function that was given it.
@@ -82,35 +94,63 @@ def concrete_value(value: Any) -> Optional[np.ndarray]:
   ``TracerArrayConversionError``), which is the signal to skip the check. A value
   that is no number at all (a string, say) raises ``ValueError``.
   """
-  if value is None or callable(value):
+  if value is None or callable(value) or isinstance(value, jax.core.Tracer):
     return None
   try:
-    return np.asarray(value, dtype=np.float64)
-  except TypeError:
+    array = np.asarray(value)
+  except TypeError:  # a tracer of another kind
     return None
+  if np.iscomplexobj(array):  # inject_hyperparams casts to complex params' dtype
+    if np.any(array.imag != 0):
+      raise ValueError("complex")
+    array = array.real
+  return np.asarray(array, dtype=np.float64)
 
 
 def _show(value: Any) -> str:
-  array = np.asarray(value)
-  return repr(array.item()) if array.ndim == 0 else np.array2string(array, separator=", ")
+  return repr(np.asarray(value).item())
+
+
+def _is_number(value: Any) -> bool:
+  """A real (or, from ``inject_hyperparams``, complex) number, scalar array or tracer: no
+  bool, string, None or container."""
+  if isinstance(value, (bool, np.bool_)):
+    return False
+  if isinstance(value, numbers.Number):
+    return True
+  dtype = getattr(value, "dtype", None)
+  if dtype is None or not hasattr(value, "shape"):
+    return False
+  return bool(jnp.issubdtype(dtype, jnp.number)) and not jnp.issubdtype(dtype, jnp.bool_)
+
+
+def check_type(owner: str, name: str, value: Any, rule: Rule) -> None:
+  """Raises :class:`HyperparameterError` unless ``value`` is a scalar number (a tracer
+  included), a schedule where ``rule`` allows one, or None where it is optional."""
+  if value is None and rule.optional or callable(value) and rule.schedule:
+    return
+  if callable(value):
+    requirement = f"{rule.kind}: a schedule is not supported for {name}"
+    raise HyperparameterError(owner, name, requirement, value, repr(value))
+  if not _is_number(value):
+    raise HyperparameterError(owner, name, rule.kind, value, repr(value))
+  if np.ndim(value) != 0:
+    shown = f"an array of shape {tuple(np.shape(value))}"
+    raise HyperparameterError(owner, name, "a scalar", value, shown)
 
 
 def check_hyperparameter(owner: str, name: str, value: Any, rule: Rule) -> None:
-  """Raises :class:`HyperparameterError` if a concrete ``value`` breaks ``rule``.
-
-  Arrays are checked element-wise (a concrete array of learning rates for a
-  sweep, say).
-  """
+  """Raises :class:`HyperparameterError` if ``value`` is of the wrong type or shape
+  (:func:`check_type`), or concrete and out of ``rule``'s range."""
+  check_type(owner, name, value, rule)
   try:
     array = concrete_value(value)
   except ValueError:
-    raise HyperparameterError(owner, name, "a number", value, repr(value)) from None
+    raise HyperparameterError(owner, name, "real", value, _show(value)) from None
   if array is None:
     return
   requirement = rule.violation(array)
   if requirement is not None:
-    flat = array.reshape(-1)
-    offending = next(v for v in flat if rule.violation(np.asarray(v)) is not None)
     hint = ""
     dtype = getattr(value, "dtype", None)
     if dtype is not None and jnp.issubdtype(dtype, jnp.floating) and jnp.dtype(dtype).itemsize <= 2:
@@ -118,7 +158,7 @@ def check_hyperparameter(owner: str, name: str, value: Any, rule: Rule) -> None:
         f" (a {np.dtype(value.dtype).name} value: optax.inject_hyperparams casts to the params' "
         "dtype; pass hyperparam_dtype=jnp.float32)"
       )
-    raise HyperparameterError(owner, name, requirement, float(offending), _show(value), hint)
+    raise HyperparameterError(owner, name, requirement, float(array), _show(value), hint)
 
 
 def check_state_dtype(owner: str, state_dtype: Any) -> None:
@@ -132,6 +172,19 @@ def check_state_dtype(owner: str, state_dtype: Any) -> None:
   if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
     shown = str(dtype or state_dtype)
     raise HyperparameterError(owner, "state_dtype", "a floating dtype", state_dtype, shown)
+
+
+def check_mask(owner: str, mask: Any) -> None:
+  """Raises :class:`HyperparameterError` unless ``mask`` is None, a callable of the params or
+  a tree of Python (or NumPy) bools, as ``optax.masked`` takes."""
+  if mask is None or callable(mask):
+    return
+  leaves = jax.tree.leaves(mask)
+  if not leaves or not all(isinstance(leaf, (bool, np.bool_)) for leaf in leaves):
+    shown = repr(mask) if len(repr(mask)) < 80 else f"a {type(mask).__name__}"
+    raise HyperparameterError(
+      owner, "mask", "a tree of bools or a callable of the params", mask, shown
+    )
 
 
 Factory = TypeVar("Factory", bound=Callable[..., Any])
@@ -152,6 +205,7 @@ def checks_hyperparameters(factory: Factory) -> Factory:
       if name in RULES:
         check_hyperparameter(factory.__name__, name, value, RULES[name])
     check_state_dtype(factory.__name__, arguments.get("state_dtype"))
+    check_mask(factory.__name__, arguments.get("mask"))
     return factory(*args, **kwargs)
 
   return checked  # type: ignore[return-value]

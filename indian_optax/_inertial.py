@@ -42,8 +42,10 @@ When α or β change between steps (schedules, or values changed under
 """
 
 import functools
+import re
 import warnings
-from typing import Any, NamedTuple, Optional
+from collections.abc import Callable
+from typing import Any, NamedTuple, Optional, Union
 
 import chex
 import jax
@@ -88,25 +90,19 @@ class _Scalars(NamedTuple):
 
 
 def _indian_leaf(
-  g: jax.Array,
-  phi: jax.Array,
-  theta: Any = None,
-  *,
-  scalars: _Scalars,
-  state_holds_params_dtype: bool = True,
+  g: jax.Array, phi: jax.Array, theta: Any = None, *, scalars: _Scalars
 ) -> tuple[jax.Array, jax.Array]:
   """One leaf of INDIAN's step: (u_k, φ_{k+1}) from (g_k, φ_k, θ_k), in one formula.
 
-  Computed in at least float32. u_k comes back as precise as the gradient and the params,
-  like Optax's own (the params' dtype is φ's unless ``state_dtype`` was given, so the update
-  is the same with or without params), φ_{k+1} in the state's dtype. Each sum has at most one
-  product a compiler may fuse into an FMA (hence ``φ - (αγ)φ`` for ``(1 - αγ)φ``), so the
-  rounding does not depend on the program around the step.
+  Computed in at least float32. u_k comes back in the gradient's dtype, with or without
+  params (as Optax's updates: the params' dtype in ordinary training), φ_{k+1} in the
+  state's. Each sum has at most one product a compiler may fuse into an FMA (hence
+  ``φ - (αγ)φ`` for ``(1 - αγ)φ``), so the rounding does not depend on the program around
+  the step.
   """
   g, stored = jnp.asarray(g), phi.dtype
   compute = jnp.promote_types(jnp.promote_types(g.dtype, stored), jnp.float32)
-  like = theta if theta is not None else (phi if state_holds_params_dtype else g)
-  out = jnp.promote_types(g.dtype, jnp.asarray(like).dtype)
+  out = g.dtype if jnp.issubdtype(g.dtype, jnp.inexact) else compute
   real = lambda x: jnp.asarray(jnp.real(x), jnp.finfo(compute).dtype)  # complex params
   s = scalars
   lr, a, b = real(s.learning_rate), real(s.alpha), real(s.beta)
@@ -128,14 +124,23 @@ def _indian_leaf(
     step = step + (b * lam) * theta  # and γλθ = (γ/β)·βλθ
   u = -(lr / b) * step  # u_k = −γλθ_k − γ(φ_k/β + βg_k)
   new_phi = (phi - (a * lr) * phi) + (lr * b * (1.0 - a * b)) * g  # φ_{k+1}
-  if s.refused is not None:
-    u, new_phi = jnp.where(s.refused, jnp.nan, u), jnp.where(s.refused, phi, new_phi)
+  if s.refused is not None:  # the params and the state stay as they were
+    u, new_phi = jnp.where(s.refused, 0.0, u), jnp.where(s.refused, phi, new_phi)
   return u.astype(out), new_phi.astype(stored)
 
 
-def _value_at(hyperparameter: Any, count: chex.Array) -> Any:
-  """A hyperparameter's value at step ``count`` (a schedule is called)."""
-  return hyperparameter(count) if callable(hyperparameter) else hyperparameter
+class _Options(NamedTuple):
+  """The arguments of :func:`indian` (INNAprop passes its own), as the update reads them."""
+
+  learning_rate: optax.ScalarOrSchedule
+  alpha: optax.ScalarOrSchedule
+  beta: optax.ScalarOrSchedule
+  weight_decay: Optional[optax.ScalarOrSchedule] = None
+  decoupled_weight_decay: Optional[optax.ScalarOrSchedule] = None
+  mask: Any = None
+  initial_speed: Optional[jax.typing.ArrayLike] = None
+  state_dtype: Optional[jax.typing.DTypeLike] = None
+  decoupled_name: str = "decoupled_weight_decay"  # the user's name (INNAprop: weight_decay)
 
 
 @_checks.checks_hyperparameters
@@ -144,8 +149,9 @@ def indian(
   alpha: optax.ScalarOrSchedule = 0.5,
   beta: optax.ScalarOrSchedule = 0.1,
   *,
-  weight_decay: Optional[jax.typing.ArrayLike] = None,
-  decoupled_weight_decay: Optional[jax.typing.ArrayLike] = None,
+  weight_decay: Optional[optax.ScalarOrSchedule] = None,
+  decoupled_weight_decay: Optional[optax.ScalarOrSchedule] = None,
+  mask: Optional[Union[Any, Callable[[optax.Params], Any]]] = None,
   initial_speed: Optional[jax.typing.ArrayLike] = None,
   state_dtype: Optional[jax.typing.DTypeLike] = None,
 ) -> optax.GradientTransformationExtraArgs:
@@ -181,21 +187,29 @@ def indian(
     alpha: viscous damping :math:`\alpha \ge 0` (high: slow and stable; low: fast, may
       diverge; the authors' default 0.5), or a schedule.
     beta: Newtonian (Hessian) damping :math:`\beta > 0` (try powers of ten), or a schedule.
-    weight_decay: coupled decay :math:`w \ge 0` (INNA's): :math:`\gamma_k w\theta_k` in
-      the θ step only, i.e. the gradient :math:`g_k + \tfrac{w}{\beta}\theta_k`. None: off
-      (any number, 0 included, is on and needs the params).
-    decoupled_weight_decay: :math:`\lambda \ge 0` (INNAprop's): :math:`\theta_k \leftarrow
-      (1 - \gamma_k\lambda)\theta_k` first, ψ untouched. None: off (0 is on).
+    weight_decay: coupled decay :math:`w \ge 0` (INNA's), a number or a schedule:
+      :math:`\gamma_k w\theta_k` in the θ step only, i.e. the gradient
+      :math:`g_k + \tfrac{w}{\beta}\theta_k`. None: off (any number, 0 included, is on and
+      needs the params).
+    decoupled_weight_decay: :math:`\lambda \ge 0` (INNAprop's), a number or a schedule:
+      :math:`\theta_k \leftarrow (1 - \gamma_k\lambda)\theta_k` first, ψ untouched. None: off
+      (0 is on).
+    mask: which params the decays apply to, as in ``optax.adamw``: a tree of bools with the
+      params' structure (or a prefix of it), or a callable of the params returning one.
+      None: every param. Params left out take the plain INDIAN step.
     initial_speed: :math:`c \ge 0`, the initial velocity :math:`-c\,g_0` (None: :math:`c =
       \beta`, the authors' :math:`\psi_0 = (1-\alpha\beta)\theta_0`).
-    state_dtype: dtype of φ (default: the params' dtype).
+    state_dtype: dtype of φ. Default: the params' dtype, and float32 for params of fewer
+      bits (bfloat16, float16), whose φ would otherwise stop growing over long runs (see
+      ``docs/algorithm.md``, "Low precision").
 
   Returns:
     An :class:`optax.GradientTransformationExtraArgs` with an :class:`IndianState`. Its
-    ``update`` needs the params when a weight decay is on, when alpha or beta is a
-    schedule (``ValueError`` without them) and when a traced alpha or beta changes: without
-    params that step is refused, its updates are NaN and the state is left as it was (a
-    ``ValueError`` where the change is concrete).
+    updates come in the gradients' dtype (the params' in ordinary training). Its ``update``
+    needs the params when a weight decay is on or alpha or beta is a schedule (a
+    ``ValueError`` without them), and when a traced alpha or beta changes: a step without
+    params then leaves the state as it was, returns zero updates and raises at run time
+    (a ``ValueError`` at once where the change is concrete).
 
   Example:
     >>> import jax, jax.numpy as jnp, optax, indian_optax
@@ -212,21 +226,13 @@ def indian(
     Castera, Bolte, Févotte, Pauwels, `An Inertial Newton Algorithm for Deep Learning
     <https://arxiv.org/abs/1905.12278>`_, JMLR 22(134), 2021.
   """
-  # An option is on when given, whatever its value: a 0.0 as a float or a tracer takes the
-  # same lines (a term left out when zero would round the update otherwise).
-  coupled, decoupled = weight_decay is not None, decoupled_weight_decay is not None
-  # Python and NumPy numbers are constants; a JAX array may be a tracer, or an injected value
-  # that changes between steps; a schedule changes by design.
-  may_change = [callable(h) or isinstance(h, jax.Array) for h in (alpha, beta)]
-  scheduled = any(callable(h) for h in (alpha, beta))
-  leaf_step = functools.partial(_indian_leaf, state_holds_params_dtype=state_dtype is None)
+  options = _Options(
+    learning_rate, alpha, beta, weight_decay, decoupled_weight_decay, mask, initial_speed,
+    state_dtype,
+  )  # fmt: skip
 
   def init_fn(params: optax.Params) -> IndianState:
-    params = floating_params("indian", params)
-    phi = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=_state_dtype(p, state_dtype)), params)
-    count = jnp.zeros([], jnp.int32)
-    product = _alpha_beta(_value_at(alpha, count), _value_at(beta, count))
-    return IndianState(count=count, phi=phi, alpha_beta=product)
+    return _indian_init("indian", options, params)
 
   def update_fn(
     updates: optax.Updates,
@@ -236,32 +242,103 @@ def indian(
   ) -> tuple[optax.Updates, IndianState]:
     del extra_args
     _check_gradients("indian", updates, state.phi)
-    if params is None:
-      _require_params("indian", {"weight_decay": coupled, "decoupled_weight_decay": decoupled,
-                                 "a schedule of alpha or beta": scheduled})  # fmt: skip
-    count = state.count
-    hyper = (learning_rate, alpha, beta, weight_decay, decoupled_weight_decay, initial_speed)
-    lr, a, b, w, lam, c = _at_run_time([_value_at(h, count) for h in hyper], state.alpha_beta)
-    alpha_beta = _alpha_beta(a, b)
-    basis_change, refused = None, None
-    if any(may_change):  # φ_k in the basis of this step: φ += (α_kβ_k − α_{k−1}β_{k−1}) θ_k
-      basis_change = jnp.where(count == 0, 0.0, alpha_beta - state.alpha_beta)
-      if params is None:
-        refused, basis_change = _refuse_a_change(basis_change), None
-    scalars = _Scalars(
-      learning_rate=lr, alpha=a, beta=b, first_step=count == 0, weight_decay=w,
-      decoupled_weight_decay=lam, initial_speed=c, basis_change=basis_change, refused=refused,
-    )  # fmt: skip
-    step = functools.partial(leaf_step, scalars=scalars)
-    trees = (updates, state.phi) if params is None else (updates, state.phi, params)
-    new_updates, phi = unzip_leaves(updates, jax.tree.map(step, *trees))
-    count_next = optax.safe_increment(count)
-    if refused is not None:
-      count_next = jnp.where(refused, count, count_next)
-      alpha_beta = jnp.where(refused, state.alpha_beta, alpha_beta)
-    return new_updates, IndianState(count=count_next, phi=phi, alpha_beta=alpha_beta)
+    updates, state, _ = _indian_update("indian", options, updates, state, params)
+    return updates, state
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _indian_init(owner: str, options: _Options, params: optax.Params) -> IndianState:
+  """The state before the first step: φ = 0 (shape-only: works under ``jax.eval_shape``)."""
+  params = floating_params(owner, params)
+  dtype = lambda p: _state_dtype(p, options.state_dtype)
+  phi = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=dtype(p)), params)
+  count = jnp.zeros([], jnp.int32)
+  a, b = (_value_at(owner, name, getattr(options, name), count) for name in ("alpha", "beta"))
+  return IndianState(count=count, phi=phi, alpha_beta=_alpha_beta(a, b))
+
+
+def _indian_update(
+  owner: str,
+  options: _Options,
+  updates: optax.Updates,
+  state: IndianState,
+  params: Optional[optax.Params],
+) -> tuple[optax.Updates, IndianState, Optional[jax.Array]]:
+  """INDIAN's step on ``updates`` (the gradients, or INNAprop's scaled ones) for ``owner``.
+
+  Returns the updates, the new state and whether the step was refused (None where it cannot
+  be: a refused step leaves the state as it was and returns zero updates).
+  """
+  o = options
+  hyper = [
+    ("learning_rate", o.learning_rate), ("alpha", o.alpha), ("beta", o.beta),
+    ("weight_decay", o.weight_decay), (o.decoupled_name, o.decoupled_weight_decay),
+    ("initial_speed", o.initial_speed),
+  ]  # fmt: skip
+  # An option is on when given, whatever its value: a 0.0 as a float or a tracer takes the
+  # same lines (a term left out when zero would round the update otherwise).
+  scheduled = callable(o.alpha) or callable(o.beta)
+  if params is None:
+    needs = [name for name, value in hyper[3:5] if value is not None]
+    _require_params(owner, needs + ["a schedule of alpha or beta"] * scheduled)
+  count = state.count
+  values = [_value_at(owner, name, value, count) for name, value in hyper]
+  lr, a, b, w, lam, c = _at_run_time(values, state.alpha_beta)
+  alpha_beta = _alpha_beta(a, b)
+  basis_change, refused = None, None
+  # Python and NumPy numbers are constants; a JAX array may be a tracer, or an injected value
+  # that changes between steps; a schedule changes by design.
+  if any(callable(h) or isinstance(h, jax.Array) for h in (o.alpha, o.beta)):
+    # φ_k in the basis of this step: φ += (α_kβ_k − α_{k−1}β_{k−1}) θ_k
+    basis_change = jnp.where(count == 0, 0.0, alpha_beta - state.alpha_beta)
+    if params is None:
+      refused, basis_change = _refuse_a_change(owner, basis_change), None
+  scalars = _Scalars(
+    learning_rate=lr, alpha=a, beta=b, first_step=count == 0, weight_decay=w,
+    decoupled_weight_decay=lam, initial_speed=c, basis_change=basis_change, refused=refused,
+  )  # fmt: skip
+  undecayed = scalars._replace(weight_decay=None, decoupled_weight_decay=None)
+  if params is None:
+    leaves = jax.tree.map(functools.partial(_indian_leaf, scalars=scalars), updates, state.phi)
+  else:
+    decayed = _decay_mask(owner, o.mask, params)
+    step = lambda g, phi, theta, on: _indian_leaf(
+      g, phi, theta, scalars=scalars if on else undecayed
+    )
+    leaves = jax.tree.map(step, updates, state.phi, params, decayed)
+  new_updates, phi = unzip_leaves(updates, leaves)
+  count_next = optax.safe_increment(count)
+  if refused is not None:
+    count_next = jnp.where(refused, count, count_next)
+    alpha_beta = jnp.where(refused, state.alpha_beta, alpha_beta)
+  return new_updates, IndianState(count=count_next, phi=phi, alpha_beta=alpha_beta), refused
+
+
+def _value_at(owner: str, name: str, hyperparameter: Any, count: chex.Array) -> Any:
+  """A hyperparameter's value at step ``count`` (a schedule is called, and must give a
+  scalar)."""
+  if not callable(hyperparameter):
+    return hyperparameter
+  value = hyperparameter(count)
+  if jnp.ndim(value) != 0:
+    shown = f"a schedule returning an array of shape {jnp.shape(value)}"
+    raise _checks.HyperparameterError(owner, name, "a scalar", value, shown)
+  return value
+
+
+def _decay_mask(owner: str, mask: Any, params: optax.Params) -> Any:
+  """A bool per leaf of the params: whether the weight decays apply to it (``mask``: None, a
+  tree of bools, or a prefix of the params' tree, or a callable of the params giving one)."""
+  if mask is None:
+    return jax.tree.map(lambda _: True, params)
+  tree = mask(params) if callable(mask) else mask
+  try:
+    return jax.tree.map(lambda on, subtree: jax.tree.map(lambda _: on, subtree), tree, params)
+  except ValueError as error:
+    raise ValueError(
+      f"{owner}: mask must have the params' tree structure, or a prefix of it ({error})."
+    ) from error
 
 
 def _at_run_time(values: list[Any], opaque: chex.Array) -> list[Any]:
@@ -281,10 +358,11 @@ def _at_run_time(values: list[Any], opaque: chex.Array) -> list[Any]:
 
 
 def _state_dtype(param: Any, state_dtype: Optional[jax.typing.DTypeLike]) -> Any:
-  """φ's dtype for a leaf: the params' by default; a real ``state_dtype`` made complex for
-  complex params (φ of a complex param is complex)."""
+  """φ's dtype for a leaf: the params' by default, at least float32 (a bfloat16 φ stops
+  growing where its increments fall below half its resolution); a real ``state_dtype`` made
+  complex for complex params (φ of a complex param is complex)."""
   if state_dtype is None:
-    return param.dtype
+    return jnp.promote_types(param.dtype, jnp.float32)
   if jnp.issubdtype(param.dtype, jnp.complexfloating):
     return jnp.promote_types(state_dtype, jnp.complex64)
   return jnp.dtype(state_dtype)
@@ -295,10 +373,9 @@ def _alpha_beta(alpha: Any, beta: Any) -> jax.Array:
   return jnp.asarray(jnp.real(alpha), float) * jnp.asarray(jnp.real(beta), float)
 
 
-def _require_params(owner: str, needs: dict[str, bool]) -> None:
+def _require_params(owner: str, culprits: list[str]) -> None:
   """Raises the ValueError of an ``update`` called without params by what needs them
-  (``needs``: what, in the user's words -> whether it is set)."""
-  culprits = [name for name, needed in needs.items() if needed]
+  (``culprits``, in the user's words), if anything does."""
   if culprits:
     verb = "needs" if len(culprits) == 1 else "need"
     raise ValueError(
@@ -306,22 +383,56 @@ def _require_params(owner: str, needs: dict[str, bool]) -> None:
     )
 
 
-def _refuse_a_change(basis_change: jax.Array) -> jax.Array:
-  """Whether a step without params must be refused: alpha*beta changed, and θ is not there."""
+def _changed_without_params(owner: str) -> str:
+  return (
+    f"{owner}: alpha or beta changed since the last step, and carrying the momentum over to "
+    "the new values needs the params: call update(updates, state, params)."
+  )
+
+
+def _raise_if_refused(owner: str, refused: Any) -> None:
+  """Host side of a refused step (see :func:`_refuse_a_change`)."""
+  if np.any(refused):
+    raise ValueError(
+      _changed_without_params(owner)
+      + " This step was refused: its updates are zero and the state is as it was."
+    )
+
+
+def _refuse_a_change(owner: str, basis_change: jax.Array) -> jax.Array:
+  """Whether a step without params must be refused: alpha*beta changed, and θ is not there.
+
+  A concrete change raises at once. A traced one is known only at run time: the step then
+  returns zero updates, leaves the state as it was, and a host callback raises (the
+  computation fails with the message), on that path alone (``lax.cond``; under ``vmap``
+  both branches run, so the callback looks at the values).
+  """
   change = _checks.concrete_value(basis_change)
   if change is not None and np.any(change != 0):
-    raise ValueError(
-      "indian: alpha*beta changed since the last step and phi must be carried to the new "
-      "value with the params: call update(updates, state, params)."
-    )
-  return basis_change != 0
+    raise ValueError(_changed_without_params(owner))
+  refused = basis_change != 0
+  jax.lax.cond(
+    refused,
+    lambda r: jax.debug.callback(functools.partial(_raise_if_refused, owner), r),
+    lambda r: None,
+    refused,
+  )
+  return refused
 
 
 def _check_gradients(owner: str, updates: optax.Updates, memory: optax.Updates) -> None:
   """The gradients have the params' tree and shapes (their dtype may differ: mixed precision)."""
-  message = f"{owner}: the gradients must match the params the state was built from"
-  chex.assert_trees_all_equal_structs(updates, memory, custom_message=message)
-  chex.assert_trees_all_equal_shapes(updates, memory, custom_message=message)
+  start = f"{owner}: the gradients must have the tree and shapes of the params the state was built"
+  if jax.tree.structure(updates) != jax.tree.structure(memory):
+    raise ValueError(
+      f"{start} from: got {jax.tree.structure(updates)}, expected {jax.tree.structure(memory)}."
+    )
+  try:
+    chex.assert_trees_all_equal_shapes(updates, memory)
+  except AssertionError as error:  # "... differ in leaves 'a': shapes: (4,) != (3,)."
+    found = re.search(r"differ in leaves (.*?): shapes: (\(.*?\)) != (\(.*?\))", str(error))
+    detail = "{} has shape {} in the gradients, {} in the params".format(*found.groups())
+    raise ValueError(f"{start} from: {detail}.") from error
 
 
 def psi_from_state(
@@ -337,15 +448,18 @@ def psi_from_state(
   kept in at the last step), so it is right after any change of alpha or beta.
 
   Args:
-    state: an :class:`IndianState`, or any optimizer state holding exactly one (a chain,
-      ``inject_hyperparams``, ``MultiSteps``, :func:`innaprop` ...).
-    params: the current params :math:`\theta_k`.
+    state: an :class:`IndianState` or :class:`~indian_optax.InnapropState`, or any optimizer
+      state holding exactly one: ``optax.chain``, ``optax.inject_hyperparams``,
+      ``optax.MultiSteps``, ``optax.masked``, a Flax NNX ``Optimizer``'s ``opt_state`` ...
+    params: the current params :math:`\theta_k`, the whole tree the optimizer was built on
+      (a Flax NNX ``State`` of params included).
     alpha: deprecated and ignored (the state holds :math:`\alpha\beta`).
     beta: deprecated and ignored.
 
   Returns:
-    :math:`\psi_k`, a tree like the params, in the params' dtype. Before the first update it
-    is :math:`(1-\alpha_0\beta_0)\theta_0`, the authors' initialisation; with
+    :math:`\psi_k`, a tree like the params, in the params' dtype. Leaves the state does not
+    update (those ``optax.masked`` leaves out) are ``optax.MaskedNode()``. Before the first
+    update it is :math:`(1-\alpha_0\beta_0)\theta_0`, the authors' initialisation; with
     ``initial_speed`` :math:`c \neq \beta` the paper's :math:`\psi_0` also involves
     :math:`g_0`, which only the first update sees.
 
@@ -363,14 +477,30 @@ def psi_from_state(
       DeprecationWarning,
       stacklevel=2,
     )
-  is_inertial = lambda node: isinstance(node, IndianState)
+  is_inertial = lambda node: (
+    isinstance(node, tuple) and {"phi", "alpha_beta"} <= set(getattr(node, "_fields", ()))
+  )
   found = [s for s in jax.tree.leaves(state, is_leaf=is_inertial) if is_inertial(s)]
   if len(found) != 1:
     raise ValueError(
-      f"psi_from_state: expected exactly one IndianState in the state, found {len(found)}."
+      "psi_from_state: the state must hold exactly one IndianState or InnapropState, "
+      f"found {len(found)}."
     )
   (inertial,) = found
-  return jax.tree.map(
-    lambda phi, theta: (phi + (1.0 - inertial.alpha_beta) * theta).astype(theta.dtype),
-    inertial.phi, params,
-  )  # fmt: skip
+  # Wrappers (Flax NNX variables) hold arrays in nodes of their own: read the leaves.
+  (alpha_beta,) = jax.tree.leaves(inertial.alpha_beta)
+  masked = lambda node: isinstance(node, optax.MaskedNode)
+  phis = jax.tree.leaves(inertial.phi, is_leaf=masked)
+  thetas, structure = jax.tree.flatten(params)
+  if len(phis) != len(thetas) or any(
+    not masked(phi) and jnp.shape(phi) != jnp.shape(theta)
+    for phi, theta in zip(phis, thetas, strict=True)
+  ):
+    raise ValueError(
+      f"psi_from_state: params must be the tree the state was built from (the state holds "
+      f"{len(phis)} arrays, the params {len(thetas)}, or their shapes differ)."
+    )
+  psi = lambda phi, theta: (
+    phi if masked(phi) else (phi + (1.0 - alpha_beta) * theta).astype(jnp.asarray(theta).dtype)
+  )
+  return jax.tree.unflatten(structure, [psi(p, t) for p, t in zip(phis, thetas, strict=True)])

@@ -1,17 +1,20 @@
 r"""INNAprop: INDIAN on RMS-scaled gradients, after decoupled weight decay.
 
-INNAprop is :func:`indian_optax.indian` (its one step, its one state) driven by the
-bias-corrected RMSprop scaling of the gradient. The scaling is Optax's
+INNAprop is :func:`indian_optax.indian`'s step (the same function, the same φ) driven by the
+bias-corrected RMSprop scaling of the gradient, with one state and one step count for both
+(``optax.tree.get(state, "count")`` has one answer). The scaling is Optax's
 ``scale_by_rms(sigma, eps, eps_in_sqrt=False, bias_correction=True)`` computed as INNAprop
 needs it, not that transformation: Optax keeps :math:`v` in the params' dtype, so it has no
 ``state_dtype`` (bfloat16 params with a float32 :math:`v`, where :math:`\sigma = 0.999` rounds
 to 1 in bfloat16), a complex :math:`v` for complex params, and arithmetic in that dtype. Here
-:math:`v` is real, in its own dtype (default: the params' real dtype), the scaling is computed
+:math:`v` is real, in its own dtype (default: the params' real dtype, at least float32), the
+scaling is computed
 in at least float32 and :math:`\hat g` is returned in the gradients' dtype, as every Optax
 transformation returns its updates.
 """
 
-from typing import Any, NamedTuple, Optional
+from collections.abc import Callable
+from typing import Any, NamedTuple, Optional, Union
 
 import chex
 import jax
@@ -23,12 +26,11 @@ from indian_optax._inertial import (
   IndianState,
   _at_run_time,
   _check_gradients,
-  _require_params,
-  indian,
+  _indian_init,
+  _indian_update,
+  _Options,
 )
 from indian_optax._tree_utils import floating_params, unzip_leaves
-
-_COUNT_MAX = jnp.iinfo(jnp.int32).max  # where optax.safe_increment stops counting
 
 
 class ScaleByBiasCorrectedRmsState(NamedTuple):
@@ -74,9 +76,9 @@ def scale_by_bias_corrected_rms(
 
   def init_fn(params: optax.Params) -> ScaleByBiasCorrectedRmsState:
     params = floating_params("scale_by_bias_corrected_rms", params)
-    # v averages |g|^2: real, also for complex params.
-    nu = lambda p: jnp.zeros_like(p, dtype=state_dtype or jnp.finfo(p.dtype).dtype)
-    return ScaleByBiasCorrectedRmsState(count=jnp.zeros([], jnp.int32), nu=jax.tree.map(nu, params))
+    return ScaleByBiasCorrectedRmsState(
+      count=jnp.zeros([], jnp.int32), nu=_nu_init(params, state_dtype)
+    )
 
   def update_fn(
     updates: optax.Updates,
@@ -86,29 +88,59 @@ def scale_by_bias_corrected_rms(
   ) -> tuple[optax.Updates, ScaleByBiasCorrectedRmsState]:
     del params, extra_args
     _check_gradients("scale_by_bias_corrected_rms", updates, state.nu)
-    count = optax.safe_increment(state.count)
-    sigma_, eps_ = _at_run_time([sigma, eps], state.count.astype(float))  # see indian
-
-    def leaf(g, nu):
-      g = jnp.asarray(g)
-      compute = jnp.promote_types(jnp.promote_types(g.dtype, nu.dtype), jnp.float32)
-      real = jnp.finfo(compute).dtype
-      # Real coefficients (inject_hyperparams casts them to complex params' dtype).
-      s, g_c = jnp.asarray(jnp.real(sigma_), real), g.astype(compute)
-      square = jnp.real(g_c * jnp.conj(g_c))  # |g|^2, as optax.scale_by_rms
-      nu_c = nu.astype(real)
-      new_nu = (nu_c + (1.0 - s) * (square - nu_c)).astype(nu.dtype)  # v_k = σv + (1 − σ)|g|²
-      # 1 − σ^k as −expm1(k·log σ): `1 - s**count` loses log10(1/(1 − σ^k)) digits to the
-      # subtraction (3 at σ = 0.999, k = 1), enough for float32 runs to part ways.
-      bias_correction = -jnp.expm1(count.astype(real) * jnp.log1p(s - 1.0))
-      nu_hat = new_nu.astype(real) / bias_correction  # v̂_k = v_k / (1 − σ^k)
-      scaled = g_c / (jnp.sqrt(nu_hat) + jnp.asarray(jnp.real(eps_), real))  # ĝ_k
-      return scaled.astype(g.dtype), new_nu
-
-    scaled, nu = unzip_leaves(updates, jax.tree.map(leaf, updates, state.nu))
-    return scaled, ScaleByBiasCorrectedRmsState(count=count, nu=nu)
+    scaled, nu = _scale_by_rms(updates, state.nu, state.count, sigma, eps)
+    return scaled, ScaleByBiasCorrectedRmsState(count=optax.safe_increment(state.count), nu=nu)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _nu_init(params: optax.Params, state_dtype: Optional[jax.typing.DTypeLike]) -> optax.Updates:
+  """v = 0, real (it averages |g|^2, also for complex params), at least float32 by default:
+  in bfloat16, (1 − σ)(|g|² − v) falls below v's resolution once v ≈ 2^8 (1 − σ)|g|²."""
+  dtype = lambda p: state_dtype or jnp.promote_types(jnp.finfo(p.dtype).dtype, jnp.float32)
+  return jax.tree.map(lambda p: jnp.zeros_like(p, dtype=dtype(p)), params)
+
+
+def _scale_by_rms(
+  updates: optax.Updates, nu: optax.Updates, count: chex.Array, sigma: Any, eps: Any
+) -> tuple[optax.Updates, optax.Updates]:
+  """(ĝ_k, v_k) from (g_k, v_{k−1}) at step ``count`` = k − 1, ĝ in the gradients' dtype."""
+  k = optax.safe_increment(count)
+  sigma_, eps_ = _at_run_time([sigma, eps], count.astype(float))  # see indian
+
+  def leaf(g, nu):
+    g = jnp.asarray(g)
+    compute = jnp.promote_types(jnp.promote_types(g.dtype, nu.dtype), jnp.float32)
+    real = jnp.finfo(compute).dtype
+    # Real coefficients (inject_hyperparams casts them to complex params' dtype).
+    s, g_c = jnp.asarray(jnp.real(sigma_), real), g.astype(compute)
+    square = jnp.real(g_c * jnp.conj(g_c))  # |g|^2, as optax.scale_by_rms
+    nu_c = nu.astype(real)
+    new_nu = (nu_c + (1.0 - s) * (square - nu_c)).astype(nu.dtype)  # v_k = σv + (1 − σ)|g|²
+    # 1 − σ^k as −expm1(k·log σ): `1 - s**k` loses log10(1/(1 − σ^k)) digits to the
+    # subtraction (3 at σ = 0.999, k = 1), enough for float32 runs to part ways.
+    bias_correction = -jnp.expm1(k.astype(real) * jnp.log1p(s - 1.0))
+    nu_hat = new_nu.astype(real) / bias_correction  # v̂_k = v_k / (1 − σ^k)
+    scaled = g_c / (jnp.sqrt(nu_hat) + jnp.asarray(jnp.real(eps_), real))  # ĝ_k
+    return scaled.astype(g.dtype), new_nu
+
+  return unzip_leaves(updates, jax.tree.map(leaf, updates, nu))
+
+
+class InnapropState(NamedTuple):
+  r"""State of :func:`innaprop`: the RMS scaling's and INDIAN's, with one step count.
+
+  Attributes:
+    count: int32 number of updates applied so far (k; the bias correction uses k + 1).
+    nu: the running average :math:`v` of squared gradients, a real tree like the params.
+    phi: INDIAN's :math:`\varphi` on the scaled gradients (see :class:`IndianState`).
+    alpha_beta: the scalar :math:`\alpha\beta` φ is kept in (see :class:`IndianState`).
+  """
+
+  count: chex.Array
+  nu: optax.Updates
+  phi: optax.Updates
+  alpha_beta: chex.Array
 
 
 @_checks.checks_hyperparameters
@@ -118,8 +150,9 @@ def innaprop(
   beta: optax.ScalarOrSchedule = 0.9,
   sigma: jax.typing.ArrayLike = 0.999,
   eps: jax.typing.ArrayLike = 1e-8,
-  weight_decay: Optional[jax.typing.ArrayLike] = 0.01,
+  weight_decay: Optional[optax.ScalarOrSchedule] = 0.01,
   *,
+  mask: Optional[Union[Any, Callable[[optax.Params], Any]]] = None,
   state_dtype: Optional[jax.typing.DTypeLike] = None,
 ) -> optax.GradientTransformationExtraArgs:
   r"""INNAprop (Bolte, Boustany, Pauwels, Purica): INDIAN on RMS-scaled gradients.
@@ -146,15 +179,19 @@ def innaprop(
     beta: Newtonian damping :math:`\beta > 0`, a float, array or schedule.
     sigma: decay :math:`\sigma \in [0, 1)` of the average of squared gradients.
     eps: :math:`\epsilon > 0` in the scaling's denominator.
-    weight_decay: decoupled weight decay :math:`\lambda \ge 0` (None: off; any number, 0
-      included, needs the params in ``update``).
-    state_dtype: dtype of both state buffers (default: the params' dtype; :math:`v` is real
-      and φ complex for complex params).
+    weight_decay: decoupled weight decay :math:`\lambda \ge 0`, a number or a schedule
+      (None: off; any number, 0 included, needs the params in ``update``).
+    mask: which params the weight decay applies to, as in ``optax.adamw``: a tree of bools
+      with the params' structure (or a prefix of it), or a callable of the params returning
+      one. None: every param. The usual choice for a transformer leaves biases and
+      normalisation scales undecayed (see the example below).
+    state_dtype: dtype of both state buffers (default: the params' dtype, at least float32;
+      :math:`v` is real and φ complex for complex params).
 
   Returns:
-    An :class:`optax.GradientTransformationExtraArgs` with the state
-    ``(ScaleByBiasCorrectedRmsState, IndianState)``. Its ``update`` needs the params
-    unless ``weight_decay`` is None and alpha and beta are no schedules (see :func:`indian`).
+    An :class:`optax.GradientTransformationExtraArgs` with an :class:`InnapropState`. Its
+    updates come in the gradients' dtype. Its ``update`` needs the params unless
+    ``weight_decay`` is None and alpha and beta are no schedules (see :func:`indian`).
 
   Example:
     >>> import jax, jax.numpy as jnp, optax, indian_optax
@@ -167,39 +204,38 @@ def innaprop(
     >>> bool(jnp.allclose(params, 1.0, atol=0.05))
     True
 
+    Weight decay on the matrices only (no decay of biases and normalisation scales):
+
+    >>> decay_matrices = lambda params: jax.tree.map(lambda p: p.ndim > 1, params)
+    >>> tx = indian_optax.innaprop(1e-3, weight_decay=0.01, mask=decay_matrices)
+
   References:
     Bolte, Boustany, Pauwels, Purica, `A second-order-like optimizer with adaptive gradient
     scaling for deep learning <https://arxiv.org/abs/2410.05871>`_, 2024.
   """
-  scaling = scale_by_bias_corrected_rms(sigma, eps, state_dtype=state_dtype)
-  inertial = indian(
-    learning_rate, alpha, beta, decoupled_weight_decay=weight_decay, state_dtype=state_dtype
-  )
-  decay, scheduled = weight_decay is not None, callable(alpha) or callable(beta)
+  options = _Options(
+    learning_rate, alpha, beta, decoupled_weight_decay=weight_decay, mask=mask,
+    state_dtype=state_dtype, decoupled_name="weight_decay",
+  )  # fmt: skip
 
-  def init_fn(params: optax.Params) -> tuple[ScaleByBiasCorrectedRmsState, IndianState]:
-    params = floating_params("innaprop", params)
-    return scaling.init(params), inertial.init(params)
+  def init_fn(params: optax.Params) -> InnapropState:
+    inertial = _indian_init("innaprop", options, params)
+    nu = _nu_init(floating_params("innaprop", params), state_dtype)
+    return InnapropState(inertial.count, nu, inertial.phi, inertial.alpha_beta)
 
   def update_fn(
     updates: optax.Updates,
-    state: tuple[ScaleByBiasCorrectedRmsState, IndianState],
+    state: InnapropState,
     params: Optional[optax.Params] = None,
     **extra_args: Any,
-  ) -> tuple[optax.Updates, tuple[ScaleByBiasCorrectedRmsState, IndianState]]:
+  ) -> tuple[optax.Updates, InnapropState]:
     del extra_args
-    _check_gradients("innaprop", updates, state[1].phi)
-    if params is None:
-      _require_params("innaprop", {"weight_decay": decay, "a schedule of alpha or beta": scheduled})
-    scaled, rms_state = scaling.update(updates, state[0])  # ĝ_k
-    try:
-      updates, inertial_state = inertial.update(scaled, state[1], params)  # INDIAN on ĝ_k
-    except ValueError as error:  # the user called innaprop
-      raise ValueError(str(error).replace("indian:", "innaprop:", 1)) from None
-    if params is None and any(isinstance(h, jax.Array) for h in (alpha, beta)):
-      # A step INDIAN refuses (alpha or beta changed without params) leaves v as it was too.
-      refused = (inertial_state.count == state[1].count) & (state[1].count < _COUNT_MAX)
-      rms_state = jax.tree.map(lambda new, old: jnp.where(refused, old, new), rms_state, state[0])
-    return updates, (rms_state, inertial_state)
+    _check_gradients("innaprop", updates, state.phi)
+    scaled, nu = _scale_by_rms(updates, state.nu, state.count, sigma, eps)  # ĝ_k, v_k
+    inertial = IndianState(state.count, state.phi, state.alpha_beta)
+    updates, inertial, refused = _indian_update("innaprop", options, scaled, inertial, params)
+    if refused is not None:  # a refused step leaves v as it was too
+      nu = jax.tree.map(lambda new, old: jnp.where(refused, old, new), nu, state.nu)
+    return updates, InnapropState(inertial.count, nu, inertial.phi, inertial.alpha_beta)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -18,6 +18,7 @@ def indian_reference(
   weight_decay=0.0,
   decoupled_weight_decay=0.0,
   initial_speed=None,
+  decay_mask=1.0,
   dtype=np.float64,
   with_psi=False,
 ):
@@ -27,8 +28,10 @@ def indian_reference(
   psi_0 = (1 - alpha beta) theta_0 - beta^2 g_0 + beta c g_0 gives the initial
   velocity -c g_0 (c = beta: the authors' PyTorch code). Coupled weight decay
   (INNA): gamma w theta is subtracted in the theta step only. Decoupled decay
-  (INNAprop's order): theta <- (1 - gamma lambda) theta before the step. alpha and
-  beta may be sequences, one value per step (the recursion with alpha_k, beta_k).
+  (INNAprop's order): theta <- (1 - gamma lambda) theta before the step. alpha, beta
+  and both decays may be sequences, one value per step (the recursion with alpha_k,
+  beta_k); ``decay_mask`` (0 or 1 per coordinate of the flat theta) says where the decays
+  apply.
   Every operation runs in ``dtype`` (float32, ml_dtypes.bfloat16, complex ...): the
   plain recursion's own rounding, the yardstick for lower precisions.
   """
@@ -42,10 +45,11 @@ def indian_reference(
     if psi is None:
       c = b if initial_speed is None else scalar(initial_speed)
       psi = (1 - a * b) * theta - b**2 * g + b * c * g
-    theta = (1 - gamma * scalar(decoupled_weight_decay)) * theta
-    new_theta = (
-      theta + gamma * ((1 / b - a) * theta - psi / b - b * g) - gamma * scalar(weight_decay) * theta
+    w, lam = (
+      scalar(_at(decay, k)) * decay_mask for decay in (weight_decay, decoupled_weight_decay)
     )
+    theta = (1 - gamma * lam) * theta
+    new_theta = theta + gamma * ((1 / b - a) * theta - psi / b - b * g) - gamma * w * theta
     psi = psi + gamma * ((1 / b - a) * theta - psi / b)
     theta = new_theta
     trajectory.append(theta.copy())
@@ -84,15 +88,19 @@ def cosine(start, end, steps, steps_per_epoch):
   ]
 
 
-def innaprop_reference(grad_fn, theta0, step_sizes, alpha, beta, sigma, eps, weight_decay):
-  """Returns theta_1..theta_K of INNAprop, written as its authors' code writes the update."""
+def innaprop_reference(
+  grad_fn, theta0, step_sizes, alpha, beta, sigma, eps, weight_decay, decay_mask=1.0
+):
+  """Returns theta_1..theta_K of INNAprop, written as its authors' code writes the update
+  (``weight_decay`` may be a sequence, one value per step; ``decay_mask`` as in
+  :func:`indian_reference`)."""
   theta = np.array(theta0, dtype=np.float64)
   psi = (1 - alpha * beta) * theta
   v = np.zeros_like(theta)
   trajectory = []
   for k, gamma in enumerate(step_sizes, start=1):
     g = np.asarray(grad_fn(theta), dtype=np.float64)
-    theta = theta * (1 - gamma * weight_decay)
+    theta = theta * (1 - gamma * _at(weight_decay, k - 1) * decay_mask)
     v = sigma * v + (1 - sigma) * g * g
     v_hat = v / (1 - sigma**k)
     g_hat = g / (np.sqrt(v_hat) + eps)

@@ -151,7 +151,9 @@ def test_extra_update_arguments_are_accepted_under_jit(name):
 # ---------------------------------------------------------------- 4. dtypes
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64])
-def test_updates_and_state_keep_the_params_dtype_and_survive_lax_cond(name, dtype):
+def test_updates_keep_the_params_dtype_the_state_is_at_least_float32_and_survives_lax_cond(
+  name, dtype
+):
   with jax.enable_x64(dtype == jnp.float64):
     tx, params = make(name), tree(dtype)
     state = tx.init(params)
@@ -167,14 +169,17 @@ def test_updates_and_state_keep_the_params_dtype_and_survive_lax_cond(name, dtyp
       chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
       chex.assert_trees_all_equal_shapes_and_dtypes(new_state, state)
       chex.assert_tree_all_finite(updates)
-    assert {leaf.dtype for leaf in jax.tree.leaves(state) if leaf.ndim} == {jnp.dtype(dtype)}
+    # A sub-32-bit state stalls over long runs (test_low_precision.py): float32 at least.
+    expected = jnp.promote_types(dtype, jnp.float32)
+    assert {leaf.dtype for leaf in jax.tree.leaves(state) if leaf.ndim} == {expected}
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_state_dtype_is_honoured_and_updates_come_back_in_the_params_dtype(name):
+@pytest.mark.parametrize("state_dtype", [jnp.bfloat16, jnp.float32])
+def test_state_dtype_is_honoured_and_updates_come_back_in_the_params_dtype(name, state_dtype):
   params = tree(jnp.bfloat16)
-  _, state, history = run_steps(make(name, state_dtype=jnp.float32), params)
-  assert {leaf.dtype for leaf in jax.tree.leaves(state) if leaf.ndim} == {jnp.dtype(jnp.float32)}
+  _, state, history = run_steps(make(name, state_dtype=state_dtype), params)
+  assert {leaf.dtype for leaf in jax.tree.leaves(state) if leaf.ndim} == {jnp.dtype(state_dtype)}
   chex.assert_trees_all_equal_shapes_and_dtypes(history[-1], params)
 
 
@@ -188,21 +193,28 @@ def test_mixed_gradient_and_param_dtypes(name, params_dtype, grads_dtype):
   new_params, state, history = run_steps(make(name), params, grads_dtype=grads_dtype)
   chex.assert_trees_all_equal_shapes_and_dtypes(state, init_state)  # the state keeps its dtype
   chex.assert_trees_all_equal_dtypes(new_params, params)
-  # Updates as precise as the more precise of gradient and params, as optax.adam's.
-  assert {u.dtype for u in jax.tree.leaves(history[-1])} == {jnp.dtype(jnp.float32)}
+  # Updates in the gradients' dtype, as Optax's (apply_updates casts to the params').
+  assert {u.dtype for u in jax.tree.leaves(history[-1])} == {jnp.dtype(grads_dtype)}
   chex.assert_tree_all_finite(new_params)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_updates_have_one_dtype_with_or_without_params(name):
-  """float32 params, bfloat16 gradients: float32 updates either way (the params' dtype is
-  the state's unless state_dtype says otherwise)."""
-  params = tree(jnp.float32)
-  tx = make(name, weight_decay=None) if name == "innaprop" else FACTORIES[name](0.05)
-  _, _, with_params = run_steps(tx, params, grads_dtype=jnp.bfloat16)
-  _, _, without = run_steps(tx, params, grads_dtype=jnp.bfloat16, pass_params=False)
+@pytest.mark.parametrize("state_dtype", [None, jnp.bfloat16, jnp.float32])
+@pytest.mark.parametrize(
+  "params_dtype, grads_dtype", [(jnp.float32, jnp.bfloat16), (jnp.bfloat16, jnp.float32)]
+)
+def test_updates_have_one_dtype_with_or_without_params(
+  name, state_dtype, params_dtype, grads_dtype
+):
+  """The gradients' dtype either way, whatever the state's dtype (the same bits too)."""
+  params = tree(params_dtype)
+  tx = FACTORIES[name](0.05, state_dtype=state_dtype)
+  if name == "innaprop":
+    tx = FACTORIES[name](1e-2, weight_decay=None, state_dtype=state_dtype)
+  _, _, with_params = run_steps(tx, params, grads_dtype=grads_dtype)
+  _, _, without = run_steps(tx, params, grads_dtype=grads_dtype, pass_params=False)
   chex.assert_trees_all_equal(without, with_params)
-  assert {u.dtype for u in jax.tree.leaves(without[-1])} == {jnp.dtype(jnp.float32)}
+  assert {u.dtype for u in jax.tree.leaves(without[-1])} == {jnp.dtype(grads_dtype)}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -211,8 +223,7 @@ def test_complex_params_keep_a_complex_state_in_a_real_state_dtype(float64, name
   params = {"z": jnp.array([1 + 2j, -0.5j])}
   tx = make(name, state_dtype=jnp.float32)
   grads = {"z": jnp.array([0.3 - 1j, 2 + 0.5j])}
-  updates, state = tx.update(grads, tx.init(params), params)
-  inertial = state[1] if name == "innaprop" else state
+  updates, inertial = tx.update(grads, tx.init(params), params)
   assert inertial.phi["z"].dtype == jnp.complex64
   exact = make(name)
   expected, _ = exact.update(grads, exact.init(params), params)
@@ -410,12 +421,16 @@ def test_vmapped_sweep_equals_per_configuration_runs(float64, name):
 
 
 # ---------------------------------------------------------------- legitimate differences
-def test_legitimate_difference_innaprop_state_is_a_pair_with_two_counts():
-  """INNAprop is the RMS scaling then INDIAN's step: its state is the pair of their states,
-  each with its own count, not one state with one count."""
-  rms, inertial = indian_optax.innaprop(1e-3).init(tree())
-  assert isinstance(rms, indian_optax.ScaleByBiasCorrectedRmsState)
-  assert isinstance(inertial, indian_optax.IndianState)
+def test_innaprop_state_has_one_count_that_optax_tree_get_finds():
+  """The RMS scaling and INDIAN's step share one count: optax.tree.get has one answer."""
+  tx, params = make("innaprop"), tree()
+  state = tx.init(params)
+  assert isinstance(state, indian_optax.InnapropState)
+  for _ in range(3):
+    _, state = tx.update(gradients(params, 0), state, params)
+  assert int(optax.tree.get(state, "count")) == 3
+  chained = optax.chain(optax.clip_by_global_norm(1.0), tx)
+  assert int(optax.tree.get(chained.init(params), "count")) == 0
 
 
 def test_legitimate_difference_integer_params_are_refused():
@@ -430,4 +445,3 @@ def test_state_mirrors_the_params():
   assert isinstance(state, indian_optax.IndianState)
   assert state.count.dtype == jnp.int32 and int(state.count) == 0
   chex.assert_trees_all_equal(state.phi, jax.tree.map(jnp.zeros_like, params))
-  assert optax.tree.get(state, "phi") is state.phi

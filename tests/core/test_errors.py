@@ -6,6 +6,7 @@ documented behaviour is asserted instead.
 
 import math
 import re
+import warnings
 
 import chex
 import jax
@@ -18,7 +19,9 @@ import indian_optax
 
 
 def raises_exactly(exception, message):
-  return pytest.raises(exception, match="^" + re.escape(message) + "$")
+  """The whole message (under jit, JAX may append a note on its filtered traceback)."""
+  jax_note = r"(\n-+\nFor simplicity, JAX has removed its internal frames.*)?"
+  return pytest.raises(exception, match="(?s)^" + re.escape(message) + jax_note + "$")
 
 
 # ---------------------------------------------------------------- hyperparameters
@@ -38,11 +41,34 @@ BAD_INDIAN = [
     dict(decoupled_weight_decay=-0.1),
     "decoupled_weight_decay must be >= 0, got decoupled_weight_decay=-0.1.",
   ),
-  (dict(beta=jnp.array([0.1, 0.0])), "beta must be > 0, got beta=[0.1, 0. ]."),
   (dict(state_dtype=jnp.int32), "state_dtype must be a floating dtype, got state_dtype=int32."),
-  (dict(alpha="abc"), "alpha must be a number, got alpha='abc'."),
-  (dict(beta=[0.1, "x"]), "beta must be a number, got beta=[0.1, 'x']."),
-]
+  # Types and shapes: every wrong one named, before any update.
+  (
+    dict(learning_rate=None),
+    "learning_rate must be a number or a schedule, got learning_rate=None.",
+  ),
+  (dict(alpha=None), "alpha must be a number or a schedule, got alpha=None."),
+  (dict(alpha="0.5"), "alpha must be a number or a schedule, got alpha='0.5'."),
+  (dict(beta=b"0.1"), "beta must be a number or a schedule, got beta=b'0.1'."),
+  (dict(beta=True), "beta must be a number or a schedule, got beta=True."),
+  (dict(beta=[0.1, 0.2]), "beta must be a number or a schedule, got beta=[0.1, 0.2]."),
+  (dict(beta=jnp.array([0.1, 0.2])), "beta must be a scalar, got beta=an array of shape (2,)."),
+  (
+    dict(learning_rate=np.ones((1,))),
+    "learning_rate must be a scalar, got learning_rate=an array of shape (1,).",
+  ),
+  (dict(alpha=jnp.array(0.5 + 0.5j)), "alpha must be real, got alpha=(0.5+0.5j)."),
+  (
+    dict(weight_decay="1e-4"),
+    "weight_decay must be a number or a schedule (or None), got weight_decay='1e-4'.",
+  ),
+  (dict(initial_speed="1"), "initial_speed must be a number (or None), got initial_speed='1'."),
+  (dict(mask=[1, 0]), "mask must be a tree of bools or a callable of the params, got mask=[1, 0]."),
+  (
+    dict(mask={"w": "yes"}),
+    "mask must be a tree of bools or a callable of the params, got mask={'w': 'yes'}.",
+  ),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("kwargs, message", BAD_INDIAN)
@@ -59,7 +85,50 @@ BAD_INNAPROP = [
   (dict(weight_decay=-0.01), "weight_decay must be >= 0, got weight_decay=-0.01."),
   (dict(beta=0.0), "beta must be > 0, got beta=0.0."),
   (dict(sigma=math.nan), "sigma must be finite, got sigma=nan."),
-]
+  (dict(sigma=None), "sigma must be a number, got sigma=None."),
+  (dict(eps="1e-8"), "eps must be a number, got eps='1e-8'."),
+  (
+    dict(weight_decay=[0.01]),
+    "weight_decay must be a number or a schedule (or None), got weight_decay=[0.01].",
+  ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["sigma", "eps"])
+def test_innaprop_refuses_a_schedule_where_it_has_no_meaning(name):
+  """The bias correction 1 - sigma^k holds for one sigma: a schedule is refused, by name."""
+  schedule = optax.constant_schedule(0.9)
+  message = f"innaprop: {name} must be a number: a schedule is not supported for {name}, got "
+  with pytest.raises(indian_optax.HyperparameterError, match="^" + re.escape(message)):
+    indian_optax.innaprop(1e-3, **{name: schedule})
+
+
+def test_a_schedule_must_give_a_scalar():
+  tx = indian_optax.indian(lambda count: jnp.full(3, 0.1))
+  params = jnp.ones(3)
+  message = (
+    "indian: learning_rate must be a scalar, got learning_rate=a schedule returning an array of "
+    "shape (3,)."
+  )
+  with raises_exactly(indian_optax.HyperparameterError, message):
+    tx.update(params, tx.init(params))
+
+
+def test_a_traced_hyperparameter_of_the_wrong_shape_is_named_at_trace_time():
+  params = jnp.ones(3)
+  step = lambda lr: indian_optax.indian(lr).update(params, indian_optax.indian(0.1).init(params))
+  message = "indian: learning_rate must be a scalar, got learning_rate=an array of shape (3,)."
+  with raises_exactly(indian_optax.HyperparameterError, message):
+    jax.jit(step)(jnp.ones(3))
+
+
+def test_complex_hyperparameters_from_inject_hyperparams_warn_nothing():
+  """inject_hyperparams casts the hyperparameters to complex params' dtype at init."""
+  params = {"z": jnp.array([1 + 2j, -0.5j])}
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    for factory in (indian_optax.indian, indian_optax.innaprop):
+      optax.inject_hyperparams(factory)(0.1).init(params)
 
 
 @pytest.mark.parametrize("kwargs, message", BAD_INNAPROP)
@@ -95,7 +164,7 @@ def test_power_decay_names_the_bad_argument(kwargs, message):
 
 def test_the_error_carries_what_was_wrong():
   with pytest.raises(indian_optax.HyperparameterError) as caught:
-    indian_optax.indian(0.1, beta=[0.2, -1.0])
+    indian_optax.indian(0.1, beta=jnp.asarray(-1.0))
   error = caught.value
   assert (error.owner, error.name, error.requirement, error.value) == (
     "indian",
@@ -154,50 +223,69 @@ def test_update_without_params_says_which_option_needs_them(make, message):
     tx.update(params, tx.init(params))
 
 
-def test_a_concrete_change_of_alpha_without_params_is_an_error():
-  tx = optax.inject_hyperparams(indian_optax.indian)(learning_rate=0.1, alpha=0.5)
+CHANGED = (
+  ": alpha or beta changed since the last step, and carrying the momentum over to the new "
+  "values needs the params" + CALL
+)
+
+
+@pytest.mark.parametrize("name", ["indian", "innaprop"])
+def test_a_concrete_change_of_alpha_without_params_is_an_error(name):
+  tx = optax.inject_hyperparams(getattr(indian_optax, name))(0.1, alpha=0.5, weight_decay=None)
   params = jnp.ones(3)
   _, state = tx.update(params, tx.init(params))  # unchanged: no params needed
   state.hyperparams["alpha"] = jnp.asarray(1.5)
-  message = (
-    "indian: alpha*beta changed since the last step and phi must be carried to the new value "
-    "with the params" + CALL
-  )
-  with raises_exactly(ValueError, message):
+  with raises_exactly(ValueError, name + CHANGED):
     tx.update(params, state)
 
 
-def test_a_traced_change_of_alpha_without_params_refuses_the_step():
-  """Under jit the change is only seen at run time: that step's updates are NaN and the
-  state is left as it was, so a retry with the params carries on."""
-  tx = optax.inject_hyperparams(indian_optax.indian)(learning_rate=0.1, alpha=0.5)
+@pytest.mark.parametrize("name", ["indian", "innaprop"])
+def test_a_traced_change_of_alpha_without_params_stops_the_run_and_never_costs_the_params(name):
+  """Under jit the change is seen at run time only: the step raises (a host callback on that
+  path alone) with the message, and a retry with the params carries on from where it was."""
+  tx = optax.inject_hyperparams(getattr(indian_optax, name))(0.1, alpha=0.5, weight_decay=None)
   params = jnp.ones(3)
   update = jax.jit(tx.update)
-  _, state = update(params, tx.init(params))
+  updates, state = update(params, tx.init(params))
+  params = optax.apply_updates(params, updates)
   state.hyperparams["alpha"] = jnp.asarray(1.5)
-  updates, refused = update(params, state)
-  assert bool(jnp.all(jnp.isnan(updates)))
-  chex.assert_trees_all_equal(refused.inner_state, state.inner_state)
+  with pytest.raises(jax.errors.JaxRuntimeError, match=re.escape(name + CHANGED)):
+    updates, state = update(params, state)
+    params = optax.apply_updates(params, updates)
+  chex.assert_tree_all_finite(params)
   updates, carried = update(params, state, params)
   chex.assert_tree_all_finite((updates, carried))
   assert int(carried.inner_state.count) == 2
 
 
-def test_innaprop_refuses_such_a_step_whole_and_names_itself():
-  tx = optax.inject_hyperparams(indian_optax.innaprop)(1e-3, alpha=0.5, weight_decay=None)
-  params = jnp.ones(3)
-  update = jax.jit(tx.update)
-  _, state = update(params, tx.init(params))
-  state.hyperparams["alpha"] = jnp.asarray(1.5)
-  updates, refused = update(params, state)
-  assert bool(jnp.all(jnp.isnan(updates)))
-  chex.assert_trees_all_equal(refused.inner_state, state.inner_state)  # v untouched too
-  message = (
-    "innaprop: alpha*beta changed since the last step and phi must be carried to the new "
-    "value with the params" + CALL
-  )
-  with raises_exactly(ValueError, message):
-    tx.update(params, state)
+def test_a_refused_step_moves_nothing():
+  """What the refused step computes, were the callback's error lost: zero updates, the
+  state as it was."""
+  from indian_optax._inertial import _indian_leaf, _Scalars
+
+  g, phi = jnp.array([1.0, -2.0]), jnp.array([0.3, 0.4])
+  scalars = _Scalars(*map(jnp.asarray, (0.1, 0.5, 0.2, False)), refused=jnp.asarray(True))
+  u, new_phi = _indian_leaf(g, phi, scalars=scalars)
+  np.testing.assert_array_equal(u, jnp.zeros(2))
+  np.testing.assert_array_equal(new_phi, phi)
+  u, new_phi = _indian_leaf(g, phi, scalars=scalars._replace(refused=jnp.asarray(False)))
+  assert np.all(u != 0) and np.all(new_phi != phi)
+
+
+def test_a_sweep_that_changes_alpha_without_params_in_one_column_raises():
+  tx = optax.inject_hyperparams(indian_optax.indian)(0.1, alpha=0.5)
+  params = jnp.ones((4, 3))
+
+  def two_steps(new_alpha, params):
+    state = tx.init(params)
+    _, state = tx.update(params, state)
+    state.hyperparams["alpha"] = new_alpha
+    return tx.update(params, state)[0]
+
+  unchanged = jax.jit(jax.vmap(two_steps))(jnp.full(4, 0.5), params)
+  chex.assert_tree_all_finite(unchanged)
+  with pytest.raises(jax.errors.JaxRuntimeError, match=re.escape("indian" + CHANGED)):
+    jax.block_until_ready(jax.jit(jax.vmap(two_steps))(jnp.array([0.5, 0.5, 1.5, 0.5]), params))
 
 
 def test_a_low_precision_hyperparameter_says_how_it_came_to_be():
@@ -214,7 +302,11 @@ def test_a_low_precision_hyperparameter_says_how_it_came_to_be():
 def test_gradients_of_another_tree_fail_with_the_owner_named():
   tx = indian_optax.indian(0.1)
   state = tx.init({"a": jnp.ones(3), "b": jnp.ones(2)})
-  with pytest.raises(AssertionError, match="indian: the gradients must match the params the state"):
+  message = (
+    "indian: the gradients must have the tree and shapes of the params the state was built "
+    "from: got PyTreeDef({'a': *}), expected PyTreeDef({'a': *, 'b': *})."
+  )
+  with raises_exactly(ValueError, message):
     tx.update({"a": jnp.ones(3)}, state)
 
 
@@ -222,8 +314,11 @@ def test_gradients_of_another_tree_fail_with_the_owner_named():
 def test_gradients_of_another_shape_fail_at_trace_time(factory):
   tx = factory(0.1)
   state = tx.init({"a": jnp.ones(3)})
-  name = factory.__name__
-  with pytest.raises(AssertionError, match=f"{name}: the gradients must match the params"):
+  message = (
+    f"{factory.__name__}: the gradients must have the tree and shapes of the params the state "
+    "was built from: 'a' has shape (4,) in the gradients, (3,) in the params."
+  )
+  with raises_exactly(ValueError, message):
     jax.jit(tx.update)({"a": jnp.ones(4)}, state, {"a": jnp.ones(4)})
 
 
@@ -238,7 +333,7 @@ def test_integer_params_are_refused_with_the_leaf_named(factory):
 
 
 def test_psi_from_state_needs_exactly_one_inertial_state():
-  message = "psi_from_state: expected exactly one IndianState in the state, found 0."
+  message = "psi_from_state: the state must hold exactly one IndianState or InnapropState, found 0."
   with raises_exactly(ValueError, message):
     indian_optax.psi_from_state(optax.EmptyState(), jnp.ones(2))
 

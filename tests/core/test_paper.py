@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from jax.flatten_util import ravel_pytree
 from problems import flat_problem, mlp_problem, nonsmooth, run
 from reference import (
   cosine,
@@ -128,6 +129,67 @@ def test_the_paper_psi_is_recovered_from_the_state(float64):
   np.testing.assert_allclose(flat(ours), psi, rtol=1e-12)
 
 
+# ---------------------------------------------------------------- decay schedules and masks
+# A decay schedule computed in float64 under x64, as the reference computes it.
+DECAY_SCHEDULE = indian_optax.power_decay(0.05, 0.5)
+
+
+def masked_coordinates(params, mask):
+  """The decay mask of the flat theta: 1.0 where ``mask`` (a tree of bools) is True."""
+  return ravel_pytree(jax.tree.map(lambda p, on: jnp.full(p.shape, float(on)), params, mask))[0]
+
+
+MLP_MASKS = {
+  "matrices_only": lambda params: jax.tree.map(lambda p: p.ndim > 1, params),
+  "a_tree": lambda params: {"w1": True, "b1": False, "w2": False, "b2": True},
+  "nothing": lambda params: jax.tree.map(lambda p: False, params),
+}
+
+
+@pytest.mark.parametrize("mask", sorted(MLP_MASKS))
+@pytest.mark.parametrize("as_callable", [False, True], ids=["tree", "callable"])
+def test_indian_decays_follow_the_paper_with_a_schedule_and_a_mask(float64, mask, as_callable):
+  """Both decays as schedules, applied only where the mask says (as optax.adamw's mask)."""
+  loss, params = mlp_problem()
+  params = jax_float64(params)
+  alpha, beta, gamma0 = 0.3, 0.5, 0.1
+  chosen = MLP_MASKS[mask](params)
+  tx = indian_optax.indian(
+    gamma0, alpha, beta, weight_decay=DECAY_SCHEDULE, decoupled_weight_decay=DECAY_SCHEDULE,
+    mask=MLP_MASKS[mask] if as_callable else chosen,
+  )  # fmt: skip
+  ours, _, _ = run(tx, loss, params, INDIAN_STEPS)
+  grad, theta0, _ = flat_problem(loss, params)
+  decays = power_decay_reference(0.05, 0.5, INDIAN_STEPS)
+  expected = indian_reference(
+    grad, theta0, [gamma0] * INDIAN_STEPS, alpha, beta, weight_decay=decays,
+    decoupled_weight_decay=decays, decay_mask=np.asarray(masked_coordinates(params, chosen)),
+  )  # fmt: skip
+  assert max_relative_deviation(ours, expected) < 1e-12
+
+
+def test_a_mask_may_be_a_prefix_of_the_params_tree(float64):
+  loss, params = mlp_problem()
+  nested = {"layer": jax_float64(params), "scale": jnp.ones(3)}
+  tx = lambda mask: indian_optax.indian(0.1, 0.3, 0.5, decoupled_weight_decay=0.05, mask=mask)
+  full = {"layer": jax.tree.map(lambda _: True, params), "scale": False}
+  prefix = {"layer": True, "scale": False}
+  nested_loss = lambda p: loss(p["layer"]) + jnp.sum(p["scale"] ** 2)
+  np.testing.assert_array_equal(
+    run(tx(prefix), nested_loss, nested, 20)[0], run(tx(full), nested_loss, nested, 20)[0]
+  )
+  assert not np.array_equal(
+    run(tx(prefix), nested_loss, nested, 20)[0], run(tx(None), nested_loss, nested, 20)[0]
+  )
+
+
+def test_a_mask_of_another_tree_is_a_clear_error():
+  tx = indian_optax.indian(0.1, weight_decay=0.01, mask={"a": True})
+  params = {"b": jnp.ones(2)}
+  with pytest.raises(ValueError, match="^indian: mask must have the params' tree structure"):
+    tx.update(params, tx.init(params), params)
+
+
 # ---------------------------------------------------------------- INNAprop
 INNAPROP_STEPS = 300
 
@@ -163,6 +225,24 @@ def test_innaprop_follows_the_authors_update(float64, problem, setting, weight_d
     grad, theta0, step_sizes, eps=1e-8, weight_decay=weight_decay, **hyper
   )
 
+  assert max_relative_deviation(ours, expected) < 1e-12
+
+
+@pytest.mark.parametrize("mask", sorted(MLP_MASKS))
+def test_innaprop_weight_decay_follows_the_authors_with_a_schedule_and_a_mask(float64, mask):
+  loss, params = mlp_problem()
+  params = jax_float64(params)
+  hyper = SETTINGS["authors_defaults"]
+  chosen = MLP_MASKS[mask](params)
+  schedule = indian_optax.power_decay(0.5, 0.5)
+  tx = indian_optax.innaprop(1e-3, eps=1e-8, weight_decay=schedule, mask=chosen, **hyper)
+  ours, _, _ = run(tx, loss, params, INNAPROP_STEPS)
+  grad, theta0, _ = flat_problem(loss, params)
+  expected = innaprop_reference(
+    grad, theta0, [1e-3] * INNAPROP_STEPS, eps=1e-8, **hyper,
+    weight_decay=power_decay_reference(0.5, 0.5, INNAPROP_STEPS),
+    decay_mask=np.asarray(masked_coordinates(params, chosen)),
+  )  # fmt: skip
   assert max_relative_deviation(ours, expected) < 1e-12
 
 
