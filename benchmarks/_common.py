@@ -8,6 +8,7 @@ import pathlib
 import platform
 import re
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -73,13 +74,23 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
   return "\n".join(lines)
 
 
+def commit() -> str:
+  """The commit the figures came from, and whether the tree had changes beside it."""
+  root = pathlib.Path(__file__).parent.parent
+  git = lambda *args: subprocess.run(
+    ["git", *args], cwd=root, capture_output=True, text=True, check=False
+  ).stdout.strip()
+  head = git("rev-parse", "--short", "HEAD") or "unknown"
+  return f"{head} ({'with uncommitted changes' if git('status', '--porcelain') else 'clean'})"
+
+
 def write_section(name: str, body: str, path: pathlib.Path = RESULTS) -> None:
   """Replaces (or appends) the section between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
   stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
   command = "python " + " ".join(["benchmarks/" + pathlib.Path(sys.argv[0]).name, *sys.argv[1:]])
   block = (
     f"<!-- {name}:start -->\n"
-    f"Measured {stamp} on: {machine()}.\n"
+    f"Measured {stamp} at commit {commit()} on: {machine()}.\n"
     f"Reproduce: `{command}`\n\n{body.strip()}\n<!-- {name}:end -->"
   )
   text = path.read_text() if path.exists() else "# Benchmark results\n"

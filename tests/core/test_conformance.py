@@ -445,3 +445,103 @@ def test_state_mirrors_the_params():
   assert isinstance(state, indian_optax.IndianState)
   assert state.count.dtype == jnp.int32 and int(state.count) == 0
   chex.assert_trees_all_equal(state.phi, jax.tree.map(jnp.zeros_like, params))
+
+
+# ---------------------------------------------------------------- the states people hold
+def nnx_optimizer(tx):
+  from flax import nnx
+
+  model = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
+  optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+  params = nnx.state(model, nnx.Param)
+  grads = jax.tree.map(jnp.cos, params)
+  return optimizer, model, params, grads
+
+
+WRAPPERS = {
+  "chain": lambda tx: optax.chain(optax.clip_by_global_norm(10.0), tx),
+  "inject_hyperparams": lambda tx: tx,  # built by make_wrapped
+  "multi_steps": lambda tx: optax.MultiSteps(tx, every_k_schedule=1),
+  "masked": lambda tx: optax.masked(tx, {"w": True, "b": False, "nested": {"s": True}}),
+}
+
+
+def make_wrapped(name, wrapper):
+  if wrapper == "inject_hyperparams":
+    return optax.inject_hyperparams(FACTORIES[name])(**HYPERPARAMETERS[name])
+  return WRAPPERS[wrapper](make(name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("wrapper", sorted(WRAPPERS))
+def test_psi_from_state_reads_a_wrapped_state(name, wrapper):
+  """psi = phi + (1 - alpha beta) theta, read through the wrappers people use; leaves that
+  optax.masked keeps from the optimizer come back as MaskedNode."""
+  tx, params = make_wrapped(name, wrapper), tree()
+  params, state, _ = run_steps(tx, params, steps=3)
+  (inertial,) = [
+    s for s in jax.tree.leaves(state, is_leaf=lambda s: hasattr(s, "phi")) if hasattr(s, "phi")
+  ]
+  psi = indian_optax.psi_from_state(state, params)
+  alpha, beta = HYPERPARAMETERS[name]["alpha"], HYPERPARAMETERS[name]["beta"]
+  for key in ("w", "nested"):
+    expected = jax.tree.map(
+      lambda phi, p: phi + (1 - alpha * beta) * p, inertial.phi[key], params[key]
+    )
+    chex.assert_trees_all_close(psi[key], expected, rtol=1e-6)
+  if wrapper == "masked":
+    assert isinstance(psi["b"], optax.MaskedNode)
+  else:
+    np.testing.assert_allclose(
+      psi["b"], inertial.phi["b"] + (1 - alpha * beta) * params["b"], rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_psi_from_state_reads_a_flax_nnx_optimizer(name):
+  optimizer, model, params, grads = nnx_optimizer(make(name))
+  optimizer.update(model, grads)
+  from flax import nnx
+
+  params = nnx.state(model, nnx.Param)
+  psi = indian_optax.psi_from_state(optimizer.opt_state, params)
+  alpha, beta = HYPERPARAMETERS[name]["alpha"], HYPERPARAMETERS[name]["beta"]
+  phi = optimizer.opt_state.phi
+  for key in ("kernel", "bias"):
+    expected = phi[key][...] + (1 - alpha * beta) * params[key][...]
+    np.testing.assert_allclose(psi[key][...], expected, rtol=1e-6, atol=1e-8)
+
+
+def test_psi_from_state_names_what_it_needs():
+  tx, params = make("indian"), tree()
+  state = tx.init(params)
+  with pytest.raises(ValueError, match="^psi_from_state: params must be the tree the state"):
+    indian_optax.psi_from_state(state, {"w": params["w"]})
+  with pytest.raises(ValueError, match="^psi_from_state: the state must hold exactly one"):
+    indian_optax.psi_from_state((state, state), params)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_psi_comes_back_in_the_params_dtype(dtype):
+  tx, params = make("indian"), tree(dtype)
+  params, state, _ = run_steps(tx, params, steps=2)
+  psi = indian_optax.psi_from_state(state, params)
+  chex.assert_trees_all_equal_shapes_and_dtypes(psi, params)
+
+
+def test_innaprop_keeps_counting_its_bias_correction_at_the_int32_limit():
+  """optax.safe_increment stops at the int32 maximum; v keeps averaging (never taken for a
+  refused step)."""
+  params = tree()
+  tx = optax.inject_hyperparams(indian_optax.innaprop)(
+    **(HYPERPARAMETERS["innaprop"] | dict(weight_decay=None))
+  )
+  state = tx.init(params)
+  limit = jnp.asarray(jnp.iinfo(jnp.int32).max, jnp.int32)
+  state = state._replace(inner_state=state.inner_state._replace(count=limit))
+  updates, new_state = jax.jit(tx.update)(gradients(params, 0), state)
+  assert int(new_state.inner_state.count) == int(limit)
+  assert all(np.all(new != 0) for new in jax.tree.leaves(new_state.inner_state.nu)), (
+    "v was frozen at the step limit"
+  )
+  chex.assert_tree_all_finite(updates)
