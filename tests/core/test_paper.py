@@ -297,7 +297,8 @@ VARYING_PROBLEMS = {
   "nonsmooth": lambda: (nonsmooth, jnp.array([2.0, 0.5])),
   "mlp": mlp_problem,
 }
-# (alpha start, end), (beta start, end): both moving, and one of them constant.
+# (alpha start, end), (beta start, end): both moving, and one of them constant (a plain
+# float: the change of basis must not wait for both to be schedules).
 SCHEDULES = {
   "both": ((0.5, 2.0), (0.1, 0.5)),
   "alpha_only": ((2.0, 0.1), (0.3, 0.3)),
@@ -317,7 +318,8 @@ def test_indian_with_cosine_alpha_and_beta_follows_the_paper(float64, problem, s
   params = jax_float64(params)
   (a0, a1), (b0, b1) = SCHEDULES[schedules]
   gamma = 0.01
-  tx = indian_optax.indian(gamma, cosine_schedule(a0, a1), cosine_schedule(b0, b1), **options)
+  hyper = lambda start, end: start if start == end else cosine_schedule(start, end)
+  tx = indian_optax.indian(gamma, hyper(a0, a1), hyper(b0, b1), **options)
   ours, _, _ = run(tx, loss, params, VARYING_STEPS)
   grad, theta0, _ = flat_problem(loss, params)
   alphas, betas = (
