@@ -2,7 +2,9 @@
 
 Copies are a matter of XLA:CPU's buffer assignment, so every count here is taken for the CPU
 backend (``platform="cpu"``), whatever the machine's default backend, and bounded from above:
-the numbers are the compiler's, not the algorithm's. XLA:GPU writes the params and the state
+the numbers are the compiler's, not the algorithm's (the bounds hold for XLA:CPU as shipped
+with jaxlib 0.10.2; the exact counts per step, with their passes over memory, are recorded
+by ``benchmarks/step_cost.py --passes``). XLA:GPU writes the params and the state
 in one fused loop and makes no copy (``benchmarks/RESULTS.md``).
 
 * Plain INDIAN (no weight decay, constant alpha and beta): the params' loop reads the old phi
