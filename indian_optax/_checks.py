@@ -174,13 +174,24 @@ def check_state_dtype(owner: str, state_dtype: Any) -> None:
     raise HyperparameterError(owner, "state_dtype", "a floating dtype", state_dtype, shown)
 
 
+def is_bool(leaf: Any) -> bool:
+  """A Python, NumPy or concrete 0-d JAX bool, as ``optax.masked`` takes in a mask."""
+  if isinstance(leaf, (bool, np.bool_)):
+    return True
+  return (
+    getattr(leaf, "dtype", None) == np.bool_
+    and np.ndim(leaf) == 0
+    and not isinstance(leaf, jax.core.Tracer)
+  )
+
+
 def check_mask(owner: str, mask: Any) -> None:
   """Raises :class:`HyperparameterError` unless ``mask`` is None, a callable of the params or
-  a tree of Python (or NumPy) bools, as ``optax.masked`` takes."""
+  a tree of bools (see :func:`is_bool`)."""
   if mask is None or callable(mask):
     return
   leaves = jax.tree.leaves(mask)
-  if not leaves or not all(isinstance(leaf, (bool, np.bool_)) for leaf in leaves):
+  if not leaves or not all(is_bool(leaf) for leaf in leaves):
     shown = repr(mask) if len(repr(mask)) < 80 else f"a {type(mask).__name__}"
     raise HyperparameterError(
       owner, "mask", "a tree of bools or a callable of the params", mask, shown

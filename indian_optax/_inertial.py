@@ -42,7 +42,6 @@ When α or β change between steps (schedules, or values changed under
 """
 
 import functools
-import re
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple, Optional, Union
@@ -208,8 +207,9 @@ def indian(
     updates come in the gradients' dtype (the params' in ordinary training). Its ``update``
     needs the params when a weight decay is on or alpha or beta is a schedule (a
     ``ValueError`` without them), and when a traced alpha or beta changes: a step without
-    params then leaves the state as it was, returns zero updates and raises at run time
-    (a ``ValueError`` at once where the change is concrete).
+    params then leaves the state as it was, returns zero updates and fails at run time
+    (JAX raises a ``JaxRuntimeError`` carrying the message where the step's results are
+    used; a ``ValueError`` at once where the change is concrete).
 
   Example:
     >>> import jax, jax.numpy as jnp, optax, indian_optax
@@ -333,12 +333,15 @@ def _decay_mask(owner: str, mask: Any, params: optax.Params) -> Any:
   if mask is None:
     return jax.tree.map(lambda _: True, params)
   tree = mask(params) if callable(mask) else mask
+  if not all(_checks.is_bool(leaf) for leaf in jax.tree.leaves(tree)):
+    raise ValueError(f"{owner}: mask(params) must give a tree of bools, got {tree!r:.200}.")
   try:
-    return jax.tree.map(lambda on, subtree: jax.tree.map(lambda _: on, subtree), tree, params)
-  except ValueError as error:
+    return jax.tree.map(lambda on, sub: jax.tree.map(lambda _: bool(on), sub), tree, params)
+  except ValueError:
     raise ValueError(
-      f"{owner}: mask must have the params' tree structure, or a prefix of it ({error})."
-    ) from error
+      f"{owner}: mask must have the params' tree structure or a prefix of it: the mask is "
+      f"{jax.tree.structure(tree)}, the params {jax.tree.structure(params)}."
+    ) from None
 
 
 def _at_run_time(values: list[Any], opaque: chex.Array) -> list[Any]:
@@ -404,20 +407,35 @@ def _refuse_a_change(owner: str, basis_change: jax.Array) -> jax.Array:
 
   A concrete change raises at once. A traced one is known only at run time: the step then
   returns zero updates, leaves the state as it was, and a host callback raises (the
-  computation fails with the message), on that path alone (``lax.cond``; under ``vmap``
-  both branches run, so the callback looks at the values).
+  computation fails with the message, a ``JaxRuntimeError``), on that path alone. Only this
+  path (no params, alpha or beta a JAX array) compiles the callback, which JAX does not keep
+  in its persistent compilation cache.
   """
   change = _checks.concrete_value(basis_change)
   if change is not None and np.any(change != 0):
     raise ValueError(_changed_without_params(owner))
   refused = basis_change != 0
-  jax.lax.cond(
-    refused,
-    lambda r: jax.debug.callback(functools.partial(_raise_if_refused, owner), r),
-    lambda r: None,
-    refused,
-  )
+  _stop_if_refused(owner, refused)
   return refused
+
+
+def _stop_if_refused(owner: str, refused: jax.Array) -> None:
+  """Raises on the host where ``refused``; under ``vmap``, once for the whole batch (a
+  ``cond`` of batched predicate would run the callback on every step, once per column)."""
+
+  @jax.custom_batching.custom_vmap
+  def stop(refused: jax.Array) -> jax.Array:
+    callback = functools.partial(_raise_if_refused, owner)
+    jax.lax.cond(refused, lambda r: jax.debug.callback(callback, r), lambda r: None, refused)
+    return refused
+
+  @stop.def_vmap
+  def stop_any(axis_size: int, in_batched: list[bool], refused: jax.Array) -> Any:
+    del axis_size
+    stop(jnp.any(refused))
+    return refused, in_batched[0]
+
+  stop(refused)
 
 
 def _check_gradients(owner: str, updates: optax.Updates, memory: optax.Updates) -> None:
@@ -427,12 +445,15 @@ def _check_gradients(owner: str, updates: optax.Updates, memory: optax.Updates) 
     raise ValueError(
       f"{start} from: got {jax.tree.structure(updates)}, expected {jax.tree.structure(memory)}."
     )
-  try:
-    chex.assert_trees_all_equal_shapes(updates, memory)
-  except AssertionError as error:  # "... differ in leaves 'a': shapes: (4,) != (3,)."
-    found = re.search(r"differ in leaves (.*?): shapes: (\(.*?\)) != (\(.*?\))", str(error))
-    detail = "{} has shape {} in the gradients, {} in the params".format(*found.groups())
-    raise ValueError(f"{start} from: {detail}.") from error
+  for (path, g), m in zip(
+    jax.tree_util.tree_flatten_with_path(updates)[0], jax.tree.leaves(memory), strict=True
+  ):
+    if jnp.shape(g) != jnp.shape(m):
+      where = jax.tree_util.keystr(path) or "the gradient"
+      raise ValueError(
+        f"{start} from: {where} has shape {jnp.shape(g)} in the gradients, {jnp.shape(m)} in "
+        "the params."
+      )
 
 
 def psi_from_state(
@@ -489,17 +510,26 @@ def psi_from_state(
   (inertial,) = found
   # Wrappers (Flax NNX variables) hold arrays in nodes of their own: read the leaves.
   (alpha_beta,) = jax.tree.leaves(inertial.alpha_beta)
+  if jnp.ndim(alpha_beta) != 0:
+    raise ValueError(
+      f"psi_from_state: the state holds {jnp.shape(alpha_beta)} values of alpha*beta (a "
+      "vmapped sweep's state): map it over the sweep, jax.vmap(psi_from_state)(state, params)."
+    )
   masked = lambda node: isinstance(node, optax.MaskedNode)
-  phis = jax.tree.leaves(inertial.phi, is_leaf=masked)
-  thetas, structure = jax.tree.flatten(params)
+  phis, _ = jax.tree_util.tree_flatten_with_path(inertial.phi, is_leaf=masked)
+  thetas, structure = jax.tree_util.tree_flatten_with_path(params)
+  # The same leaves at the same places (a Flax NNX state wraps them in other nodes).
+  where = lambda path: [k for k in path if not isinstance(k, jax.tree_util.GetAttrKey)]
   if len(phis) != len(thetas) or any(
-    not masked(phi) and jnp.shape(phi) != jnp.shape(theta)
-    for phi, theta in zip(phis, thetas, strict=True)
+    where(p) != where(t) or not masked(phi) and jnp.shape(phi) != jnp.shape(theta)
+    for (p, phi), (t, theta) in zip(phis, thetas, strict=True)
   ):
     raise ValueError(
-      f"psi_from_state: params must be the tree the state was built from (the state holds "
-      f"{len(phis)} arrays, the params {len(thetas)}, or their shapes differ)."
+      "psi_from_state: params must be the tree the state was built from (the state holds "
+      f"{len(phis)} arrays, the params {len(thetas)}, or their places or shapes differ)."
     )
+  phis, thetas = [phi for _, phi in phis], [theta for _, theta in thetas]
+  structure = jax.tree.structure(params)
   psi = lambda phi, theta: (
     phi if masked(phi) else (phi + (1.0 - alpha_beta) * theta).astype(jnp.asarray(theta).dtype)
   )

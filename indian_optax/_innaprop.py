@@ -102,9 +102,16 @@ def _nu_init(params: optax.Params, state_dtype: Optional[jax.typing.DTypeLike]) 
 
 
 def _scale_by_rms(
-  updates: optax.Updates, nu: optax.Updates, count: chex.Array, sigma: Any, eps: Any
+  updates: optax.Updates,
+  nu: optax.Updates,
+  count: chex.Array,
+  sigma: Any,
+  eps: Any,
+  *,
+  rounded: bool = True,
 ) -> tuple[optax.Updates, optax.Updates]:
-  """(ĝ_k, v_k) from (g_k, v_{k−1}) at step ``count`` = k − 1, ĝ in the gradients' dtype."""
+  """(ĝ_k, v_k) from (g_k, v_{k−1}) at step ``count`` = k − 1: ĝ in the gradients' dtype, or
+  (``rounded=False``, for INDIAN's step to read) in the dtype it was computed in."""
   k = optax.safe_increment(count)
   sigma_, eps_ = _at_run_time([sigma, eps], count.astype(float))  # see indian
 
@@ -122,7 +129,7 @@ def _scale_by_rms(
     bias_correction = -jnp.expm1(k.astype(real) * jnp.log1p(s - 1.0))
     nu_hat = new_nu.astype(real) / bias_correction  # v̂_k = v_k / (1 − σ^k)
     scaled = g_c / (jnp.sqrt(nu_hat) + jnp.asarray(jnp.real(eps_), real))  # ĝ_k
-    return scaled.astype(g.dtype), new_nu
+    return scaled.astype(g.dtype) if rounded else scaled, new_nu
 
   return unzip_leaves(updates, jax.tree.map(leaf, updates, nu))
 
@@ -231,11 +238,13 @@ def innaprop(
   ) -> tuple[optax.Updates, InnapropState]:
     del extra_args
     _check_gradients("innaprop", updates, state.phi)
-    scaled, nu = _scale_by_rms(updates, state.nu, state.count, sigma, eps)  # ĝ_k, v_k
+    # ĝ_k (as precise as the step computes it: not rounded to bfloat16 gradients), v_k
+    scaled, nu = _scale_by_rms(updates, state.nu, state.count, sigma, eps, rounded=False)
     inertial = IndianState(state.count, state.phi, state.alpha_beta)
-    updates, inertial, refused = _indian_update("innaprop", options, scaled, inertial, params)
+    steps, inertial, refused = _indian_update("innaprop", options, scaled, inertial, params)
     if refused is not None:  # a refused step leaves v as it was too
       nu = jax.tree.map(lambda new, old: jnp.where(refused, old, new), nu, state.nu)
-    return updates, InnapropState(inertial.count, nu, inertial.phi, inertial.alpha_beta)
+    steps = jax.tree.map(lambda u, g: u.astype(jnp.asarray(g).dtype), steps, updates)
+    return steps, InnapropState(inertial.count, nu, inertial.phi, inertial.alpha_beta)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)

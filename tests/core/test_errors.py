@@ -250,9 +250,7 @@ def test_a_traced_change_of_alpha_without_params_stops_the_run_and_never_costs_t
   params = optax.apply_updates(params, updates)
   state.hyperparams["alpha"] = jnp.asarray(1.5)
   with pytest.raises(jax.errors.JaxRuntimeError, match=re.escape(name + CHANGED)):
-    updates, state = update(params, state)
-    params = optax.apply_updates(params, updates)
-  chex.assert_tree_all_finite(params)
+    jax.block_until_ready(update(params, state))
   updates, carried = update(params, state, params)
   chex.assert_tree_all_finite((updates, carried))
   assert int(carried.inner_state.count) == 2
@@ -316,7 +314,7 @@ def test_gradients_of_another_shape_fail_at_trace_time(factory):
   state = tx.init({"a": jnp.ones(3)})
   message = (
     f"{factory.__name__}: the gradients must have the tree and shapes of the params the state "
-    "was built from: 'a' has shape (4,) in the gradients, (3,) in the params."
+    "was built from: ['a'] has shape (4,) in the gradients, (3,) in the params."
   )
   with raises_exactly(ValueError, message):
     jax.jit(tx.update)({"a": jnp.ones(4)}, state, {"a": jnp.ones(4)})
@@ -360,3 +358,68 @@ def test_deprecated_names_still_work_and_warn():
   with pytest.warns(DeprecationWarning, match="alpha and beta are read from the state"):
     psi = indian_optax.psi_from_state(state, params, alpha=0.5, beta=0.1)
   np.testing.assert_allclose(psi, (1 - 0.1 * 0.9) * params)
+
+
+@pytest.mark.parametrize("name", ["indian", "innaprop"])
+def test_a_refused_step_returns_zero_updates_and_the_state_as_it_was(name, monkeypatch):
+  """Were the run-time error lost (the callback made silent here), the refused step still
+  moves nothing: zero updates, the count, alpha*beta, phi and v as they were."""
+  from indian_optax import _inertial
+
+  monkeypatch.setattr(_inertial, "_raise_if_refused", lambda owner, refused: None)
+  tx = optax.inject_hyperparams(getattr(indian_optax, name))(0.1, alpha=0.5, weight_decay=None)
+  params = jnp.ones(3)
+  update = jax.jit(tx.update)
+  _, state = update(params, tx.init(params))
+  state.hyperparams["alpha"] = jnp.asarray(1.5)
+  updates, refused = update(params, state)
+  np.testing.assert_array_equal(updates, jnp.zeros(3))
+  chex.assert_trees_all_equal(refused.inner_state, state.inner_state)
+
+
+def test_a_sweep_without_params_calls_the_host_once_per_step_at_most(monkeypatch):
+  """Under vmap the refusal is checked once for the whole batch, not once per column."""
+  from indian_optax import _inertial
+
+  calls = []
+  monkeypatch.setattr(_inertial, "_raise_if_refused", lambda owner, refused: calls.append(1))
+  params = jnp.ones(3)
+
+  def run(alpha):
+    tx = indian_optax.indian(0.1, alpha)
+    step = lambda state, _: (tx.update(params, state)[1], None)
+    return jax.lax.scan(step, tx.init(params), None, length=5)[0].count
+
+  jax.block_until_ready(jax.jit(jax.vmap(run))(jnp.linspace(0.1, 1.0, 8)))
+  assert calls == []  # alpha never changes: the callback's branch never runs
+  text = jax.jit(jax.vmap(run)).lower(jnp.linspace(0.1, 1.0, 64)).as_text()
+  assert text.count("callback") <= 2, "one host callback per step, not one per column"
+
+
+def test_psi_from_state_of_a_vmapped_sweep_says_to_map_it():
+  params = jnp.ones((3, 2))
+  alphas = jnp.array([0.1, 0.5, 2.0])
+  states = jax.vmap(lambda a, p: indian_optax.indian(0.1, a).init(p))(alphas, params)
+  with pytest.raises(ValueError, match=re.escape("jax.vmap(psi_from_state)(state, params)")):
+    indian_optax.psi_from_state(states, params)
+  psi = jax.vmap(indian_optax.psi_from_state)(states, params)
+  np.testing.assert_allclose(psi[:, 0], 1 - 0.1 * alphas, rtol=1e-6)
+
+
+def test_psi_from_state_refuses_params_of_another_tree():
+  state = indian_optax.indian(0.1).init({"a": jnp.ones(2), "b": jnp.ones(3)})
+  with pytest.raises(ValueError, match="^psi_from_state: params must be the tree the state"):
+    indian_optax.psi_from_state(state, [jnp.ones(2), jnp.ones(3)])
+
+
+def test_masks_of_jax_bools_are_accepted_and_a_callable_must_give_bools():
+  params = {"w": jnp.ones((2, 2)), "b": jnp.ones(2)}
+  tx = indian_optax.indian(0.1, weight_decay=0.1, mask={"w": jnp.array(True), "b": np.False_})
+  updates, _ = tx.update(params, tx.init(params), params)
+  plain = indian_optax.indian(0.1)
+  expected, _ = plain.update(params, plain.init(params), params)
+  np.testing.assert_array_equal(updates["b"], expected["b"])
+  assert not np.array_equal(updates["w"], expected["w"])
+  tx = indian_optax.indian(0.1, weight_decay=0.1, mask=lambda p: jax.tree.map(jnp.ndim, p))
+  with pytest.raises(ValueError, match=r"^indian: mask\(params\) must give a tree of bools"):
+    tx.update(params, tx.init(params), params)
