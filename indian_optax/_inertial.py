@@ -441,10 +441,9 @@ def _stop_if_refused(owner: str, refused: jax.Array) -> None:
 def _check_gradients(owner: str, updates: optax.Updates, memory: optax.Updates) -> None:
   """The gradients have the params' tree and shapes (their dtype may differ: mixed precision)."""
   start = f"{owner}: the gradients must have the tree and shapes of the params the state was built"
-  if jax.tree.structure(updates) != jax.tree.structure(memory):
-    raise ValueError(
-      f"{start} from: got {jax.tree.structure(updates)}, expected {jax.tree.structure(memory)}."
-    )
+  got, expected = jax.tree.structure(updates), jax.tree.structure(memory)
+  if not got == expected:
+    raise ValueError(f"{start} from: got {got}, expected {expected}.")
   for (path, g), m in zip(
     jax.tree_util.tree_flatten_with_path(updates)[0], jax.tree.leaves(memory), strict=True
   ):
