@@ -442,7 +442,7 @@ def _check_gradients(owner: str, updates: optax.Updates, memory: optax.Updates) 
   """The gradients have the params' tree and shapes (their dtype may differ: mixed precision)."""
   start = f"{owner}: the gradients must have the tree and shapes of the params the state was built"
   got, expected = jax.tree.structure(updates), jax.tree.structure(memory)
-  if got != expected:  # type: ignore[operator]  (PyTreeDef compares; its stub does not say)
+  if got != expected:  # type: ignore[operator]
     raise ValueError(f"{start} from: got {got}, expected {expected}.")
   for (path, g), m in zip(
     jax.tree_util.tree_flatten_with_path(updates)[0], jax.tree.leaves(memory), strict=True
