@@ -47,9 +47,12 @@ def grid(configurations: int) -> tuple[jax.Array, jax.Array]:
   return tuple(jnp.asarray(v, jnp.float32) for v in zip(*pairs, strict=True))
 
 
-def training_function(epochs: int, batch_size: int, limit: int, hidden: int = 128):
-  digits = data.load("digits")
-  model = models.make_model("mlp", digits.sample_shape, digits.num_classes, hidden=hidden)
+def training_function(
+  epochs: int, batch_size: int, limit: int, hidden: int = 128, dataset: str = "digits",
+  model_name: str = "mlp",
+):  # fmt: skip
+  digits = data.load(dataset)
+  model = models.make_model(model_name, digits.sample_shape, digits.num_classes, hidden=hidden)
   x, y = jnp.asarray(digits.x_train[:limit]), jnp.asarray(digits.y_train[:limit])
   batches = len(y) // batch_size
   order = jax.random.permutation(jax.random.PRNGKey(0), len(y))[: batches * batch_size]
@@ -79,8 +82,10 @@ def training_function(epochs: int, batch_size: int, limit: int, hidden: int = 12
   return train
 
 
-def measure(epochs: int, limit: int, hidden: int, repeats: int) -> dict[str, float]:
-  train = training_function(epochs, 64, limit, hidden)
+def measure(
+  epochs: int, limit: int, hidden: int, repeats: int, dataset: str = "digits", model: str = "mlp"
+) -> dict[str, float]:
+  train = training_function(epochs, 64, limit, hidden, dataset, model)
   alphas, betas = grid(len(ALPHAS) * len(BETAS))
   vmapped = jax.jit(jax.vmap(train))
   single = jax.jit(train)
@@ -146,7 +151,7 @@ def main(argv=None) -> None:
   )
   parser.add_argument("--results", type=pathlib.Path)
   args = parser.parse_args(argv)
-  epochs, limit, repeats = (1, 256, 2) if args.quick else (5, 10_000, 5)
+  epochs, limit, repeats = (1, 256, 2) if args.quick else (5, 10_000, 15)
   if args.plan == "accelerator":
     widths = (16, 64) if args.quick else CONFIGURATIONS
     body = accelerator_plan(epochs, limit, repeats, widths)
@@ -154,17 +159,28 @@ def main(argv=None) -> None:
       _common.write_section("sweep_throughput_accelerator", body, args.results or _common.RESULTS)
     print(body)
     return
-  widths = (16,) if args.quick else (16, 32, 64, 128)
+  # (label, data set, model, MLP width): the four MLP widths on digits, then every model
+  # the command trains by default (digits MLP, MNIST-1D MLP and CNN, digits CNN).
+  cases = [(f"digits MLP 64-{h}-{h}-10", "digits", "mlp", h) for h in (16, 32, 64, 128)]
+  cases += [
+    ("MNIST-1D MLP 40-128-128-10", "mnist1d", "mlp", 128),
+    ("MNIST-1D CNN", "mnist1d", "cnn", 128),
+    ("digits CNN", "digits", "cnn", 128),
+  ]
+  cases = cases[:1] if args.quick else cases
   configs = len(ALPHAS) * len(BETAS)
   rows = []
-  for hidden in widths:
-    m = measure(epochs, limit, hidden, repeats)
-    model = models.make_model("mlp", (8, 8, 1), 10, hidden=hidden)
-    together = app.auto_chunk_size(model.init, 64, configs) == configs
+  for label, dataset_name, model_name, hidden in cases:
+    m = measure(epochs, limit, hidden, repeats, dataset_name, model_name)
+    shape = data.load(dataset_name).sample_shape
+    model = models.make_model(model_name, shape, 10, hidden=hidden)
+    width = app.auto_chunk_size(model.init, 64, configs)
+    together = width > 1
     auto = m["vmapped"] if together else m["loop"]
+    params = sum(x.size for x in jax.tree.leaves(jax.eval_shape(model.init, jax.random.PRNGKey(0))))
     rows.append(
       [
-        f"64-{hidden}-{hidden}-10",
+        f"{label} ({params:,} params)",
         f"{m['vmapped']:.3f}",
         f"{m['loop']:.3f}",
         f"{configs / m['vmapped']:.0f}",
@@ -179,13 +195,13 @@ def main(argv=None) -> None:
     )
     print(" | ".join(rows[-1]), flush=True)
   header = [
-      "MLP", "vmapped s", "loop s", "vmapped configs/s", "loop configs/s", "speed-up",
+      "model", "vmapped s", "loop s", "vmapped configs/s", "loop configs/s", "speed-up",
       "compile s (vmapped / single)", "max final-loss difference",
       "auto (chunk_size)", "auto / the better", "auto vs loop",
   ]  # fmt: skip
   body = (
     f"{configs} configurations (alpha in {list(ALPHAS)}, beta in {list(BETAS)}) of INDIAN "
-    f"(lr 0.1) training an NNX MLP on digits, {epochs} epochs of batch 64 inside one jitted "
+    f"(lr 0.1) training each model, {epochs} epochs of batch 64 inside one jitted "
     f"function; the loop calls it once per configuration, the sweep calls its vmap once. "
     f"Medians of {repeats} interleaved rounds, compilation excluded. 'auto' is what "
     '`indian_optax.app.sweep(chunk_size="auto")` runs on this backend for this model (all '

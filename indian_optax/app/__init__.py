@@ -6,7 +6,9 @@ matplotlib, scikit-learn, mnist1d, tqdm); a missing one raises
 optimizers themselves (:mod:`indian_optax`) need none of them.
 """
 
+import importlib
 import importlib.util
+from typing import TYPE_CHECKING, Any
 
 
 class MissingExtraError(ImportError):
@@ -22,15 +24,33 @@ for _module in ("flax", "matplotlib", "sklearn", "mnist1d", "tqdm"):
   if not _found:
     raise MissingExtraError(f"{_module} is missing: pip install 'indian-optax[app]'", name=_module)
 
-from indian_optax.app import data, models, optimizers, plots  # noqa: E402
-from indian_optax.app.engine import EpochProgress, Placement, Splits  # noqa: E402
-from indian_optax.app.results import Metadata, Setting, SweepResult  # noqa: E402
-from indian_optax.app.sweep import (  # noqa: E402
-  auto_chunk_size,
-  grid_points,
-  sweep,
-  validation_split,
-)
+_LAZY = {
+  "EpochProgress": "engine", "Placement": "engine", "Splits": "engine",
+  "Metadata": "results", "Setting": "results", "SweepResult": "results",
+  "auto_chunk_size": "sweep", "grid_points": "sweep", "sweep": "sweep",
+  "validation_split": "sweep",
+}  # fmt: skip
+"""Public name -> the module that defines it, imported on first use (PEP 562): the command
+installs its Ctrl-C handling (:mod:`~indian_optax.app.interrupts`) before JAX is imported."""
+_MODULES = ("data", "models", "optimizers", "plots")
+
+if TYPE_CHECKING:
+  from indian_optax.app import data, models, optimizers, plots
+  from indian_optax.app.engine import EpochProgress, Placement, Splits
+  from indian_optax.app.results import Metadata, Setting, SweepResult
+  from indian_optax.app.sweep import auto_chunk_size, grid_points, sweep, validation_split
+
+
+def __getattr__(name: str) -> Any:
+  if name in _LAZY:
+    value = getattr(importlib.import_module(f"indian_optax.app.{_LAZY[name]}"), name)
+  elif name in _MODULES:
+    value = importlib.import_module(f"indian_optax.app.{name}")
+  else:  # a submodule not imported yet: ``from indian_optax.app import cli`` imports it
+    raise AttributeError(f"module 'indian_optax.app' has no attribute {name!r}")
+  globals()[name] = value
+  return value
+
 
 __all__ = [
   "EpochProgress",

@@ -5,34 +5,45 @@ after every chunk of runs, so an interrupted command can be ``--resume``d; a mis
 in the data leaves no folder behind.
 """
 
-import contextlib
 import dataclasses
 import datetime
 import os
 import pathlib
-import signal
-from collections.abc import Iterator
 from typing import Any, Optional
 
 import jax
 
 from indian_optax.app import data as datasets
-from indian_optax.app import models, report, results_files, run_folder
+from indian_optax.app import interrupts, models, report, results_files, run_folder
 from indian_optax.app.plan import Plan, UsageError
 from indian_optax.app.progress import ProgressBar
 from indian_optax.app.results import HalvingRecord, Metadata, SweepResult
 from indian_optax.app.sweep import SweepArgumentError, check_batch_size, sweep, training_split_size
 
 CACHE_ENV = "INDIAN_OPTAX_COMPILE_CACHE"
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(Exception):
-  """Ctrl-C or SIGTERM. ``saved``: finished chunks are in ``folder`` and ``--resume`` goes on."""
+  """Ctrl-C or SIGTERM: ``message`` says what is in ``folder`` and how to go on, if at all."""
 
-  def __init__(self, folder: pathlib.Path, saved: bool):
-    super().__init__(str(folder))
-    self.folder, self.saved = folder, saved
+  def __init__(self, folder: pathlib.Path, message: str):
+    super().__init__(message)
+    self.folder, self.message = folder, message
+
+  @classmethod
+  def while_training(cls, folder: pathlib.Path, saved: bool, halving: bool) -> "Interrupted":
+    if halving:
+      return cls(folder, "nothing was saved (a --halving sweep saves when it ends and cannot "
+                         "be resumed: run the same command again to start it over)")  # fmt: skip
+    if saved:
+      return cls(folder, f"the completed chunks are saved in {folder} (continue with "
+                         f"--resume --out {folder})")  # fmt: skip
+    return cls(folder, "nothing was saved")
+
+  @classmethod
+  def while_drawing(cls, folder: pathlib.Path) -> "Interrupted":
+    return cls(folder, f"the results are complete in {folder}, but not every figure was "
+                       f"drawn (draw them with: indian-optax report {folder})")  # fmt: skip
 
 
 def run(plan: Plan) -> int:
@@ -57,6 +68,7 @@ def run(plan: Plan) -> int:
       else:
         replaced = _previous_result_set(plan, folder, document)
       dataset, model = _dataset_and_model(plan)
+      interrupts.check()  # before --force removes anything
       run_folder.remove(replaced)
       return _train_and_save(plan, folder, previous, dataset, model)
   except run_folder.FolderError as error:
@@ -115,9 +127,16 @@ def _previous_result_set(plan: Plan, folder: pathlib.Path, document: Optional[di
   names = list(report.figures(previous)) if previous is not None else []
   existing = run_folder.result_files(folder, document, names + ["curves.png"])
   if existing and not plan.force:
+    # --resume only where it would be taken: this command's own unfinished full sweep.
+    meta = previous.metadata if previous is not None else None
+    resumable = (
+      previous is not None and meta is not None and not previous.complete
+      and meta.command == plan.command and meta.halving is None
+    )  # fmt: skip
     raise UsageError(
       f"--out: {str(folder)!r} already holds results ({', '.join(p.name for p in existing)}); "
-      "choose another folder, pass --force to replace them or --resume to continue them"
+      "choose another folder or pass --force to replace them"
+      + (" or --resume to continue them" if resumable else "")
     )
   return existing
 
@@ -155,20 +174,6 @@ def _resumed(
   return previous, previous.metadata
 
 
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-  """Holds Ctrl-C and SIGTERM back while a result set is written (the CSV and JSON agree)."""
-  received: list[int] = []
-  handlers = {s: signal.signal(s, lambda signum, _: received.append(signum)) for s in _SIGNALS}
-  try:
-    yield
-  finally:
-    for signum, handler in handlers.items():
-      signal.signal(signum, handler)
-  if received:
-    raise KeyboardInterrupt
-
-
 def _train_and_save(
   plan: Plan,
   folder: pathlib.Path,
@@ -184,17 +189,18 @@ def _train_and_save(
     files=(results_files.RESULTS_JSON, results_files.RESULTS_CSV),
   )  # fmt: skip
   finished: list[SweepResult] = []
-  saved = False
+  saved, saver = False, results_files.Saver()  # each save writes the new runs' records only
 
   def save(partial: SweepResult) -> None:
     nonlocal saved
     so_far = SweepResult.concatenate([*finished, partial])
-    with _interrupts_deferred():
-      dataclasses.replace(so_far, complete=False, metadata=metadata).save(folder)
-    saved = plan.halving is None  # a halving sweep saves once, at its end: nothing to resume
+    with interrupts.deferred():  # the JSON and the CSV of a result set agree
+      saver.save(dataclasses.replace(so_far, complete=False, metadata=metadata), folder)
+      saved = True
 
   try:
     for optimizer in plan.sweeps:
+      interrupts.check()
       with ProgressBar(optimizer.name, len(plan.sweeps)) as on_epoch:
         finished.append(
           sweep(
@@ -209,15 +215,23 @@ def _train_and_save(
             rungs=None if plan.halving is None else plan.halving.rungs,
           )
         )  # fmt: skip
+    result = dataclasses.replace(SweepResult.concatenate(finished), metadata=metadata)
+    result = dataclasses.replace(result, complete=True)
+    with interrupts.deferred():  # complete before any figure: an interrupt loses only figures
+      written = saver.save(result, folder)
   except KeyboardInterrupt:
-    raise Interrupted(folder, saved or previous is not None) from None
+    restarts = plan.halving is not None and not saved
+    raise Interrupted.while_training(folder, saved or previous is not None, restarts) from None
   except SweepArgumentError as error:  # resume_from: this machine chunks the sweep otherwise
     raise UsageError(f"--resume: {error.message}") from None
-  result = dataclasses.replace(SweepResult.concatenate(finished), metadata=metadata)
-  drawn = report.draw(result, folder)
-  metadata = dataclasses.replace(metadata, files=metadata.files + tuple(p.name for p in drawn))
-  result = dataclasses.replace(result, metadata=metadata, complete=True)
-  written = result.save(folder)
+  try:
+    drawn = report.draw(result, folder)
+    files = metadata.files + tuple(p.name for p in drawn)
+    result = dataclasses.replace(result, metadata=dataclasses.replace(metadata, files=files))
+    with interrupts.deferred():
+      written = saver.save(result, folder)
+  except KeyboardInterrupt:
+    raise Interrupted.while_drawing(folder) from None
   print(report.summary(result, [*written, *drawn]))
   return 0
 

@@ -274,7 +274,9 @@ def rung_epochs(epochs: int, eta: float, rungs: Optional[Sequence[int]] = None) 
       rung /= eta
   chosen = sorted({int(r) for r in rungs})
   if any(not 1 <= r < epochs for r in chosen):
-    raise ValueError(f"sweep: rungs must be epochs in [1, {epochs}), got {list(rungs)}")
+    raise ValueError(
+      f"sweep: rungs must be epochs from 1 to {epochs - 1} (before the last), got {list(rungs)}"
+    )
   return chosen
 
 
@@ -396,11 +398,14 @@ def _group_size(job: SweepJob, alive: int, first: bool) -> int:
 
 def _planned(job: SweepJob, stages: list[int], start: int, alive: list[int], size: int,
              eta: float) -> int:  # fmt: skip
-  """Group-epochs from ``start`` to the end, if no setting stops early but at the rungs."""
+  """Group-epochs from ``start`` to the end, if no setting stops early but at the rungs: the
+  runs ``alive`` now (a resumed sweep's are not whole settings), then the settings that
+  survive each rung with all their seeds."""
+  every = len({_setting(config) for config in job.configs})
+  seeds = max(1, len(job.configs) // max(1, every))
   settings, total = len({_setting(job.configs[r]) for r in alive}), 0
-  seeds = max(1, len(alive) // max(1, settings))
   for k, stop in enumerate(stages):
-    runs = settings * seeds
+    runs = len(alive) if k == 0 else settings * seeds
     group = size if k == 0 else _group_size(job, runs, first=False)
     total += math.ceil(runs / group) * (stop - start)
     start, settings = stop, math.ceil(settings / eta)

@@ -476,6 +476,11 @@ def _halving(options: Mapping[str, Any]) -> Optional[HalvingRecord]:
       raise UsageError("--rungs: only with --halving")
     return None
   epochs = options["epochs"]
+  if epochs < 2:  # a rung is an epoch before the last: none exists
+    raise UsageError(
+      f"--halving: cuts settings after an epoch before the last, and --epochs {epochs} has "
+      "none: give --epochs 2 or more, or leave out --halving"
+    )
   try:
     chosen = tuple(engine.rung_epochs(epochs, eta, rungs))
   except ValueError as error:
@@ -483,7 +488,7 @@ def _halving(options: Mapping[str, Any]) -> Optional[HalvingRecord]:
   if not chosen:
     raise UsageError(
       f"--halving: {eta:g} leaves no rung before epoch {epochs} (epochs / eta rounds to no "
-      "epoch in [1, epochs)): give more --epochs, a smaller --halving or --rungs"
+      f"epoch from 1 to {epochs - 1}): give a smaller --halving, more --epochs or --rungs"
     )
   return HalvingRecord(eta, chosen)
 

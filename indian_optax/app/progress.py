@@ -6,6 +6,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from indian_optax.app import interrupts
 from indian_optax.app.engine import EpochProgress
 
 
@@ -32,6 +33,7 @@ class ProgressBar:
     loss = "all diverged" if math.isnan(progress.live_loss) else f"{progress.live_loss:.4f}"
     self.bar.set_postfix_str(f"live loss {loss}, diverged {progress.diverged}/{progress.runs}")
     self.bar.update(progress.done - self.bar.n)
+    interrupts.check()  # a Ctrl-C that landed where Python could not raise it
 
   def __exit__(self, *exc: Any) -> None:
     self.bar.close()

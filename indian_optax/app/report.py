@@ -17,6 +17,10 @@ from indian_optax.app.results import SELECTIONS, Setting, SweepResult
 _SHORT = {"learning_rate": "lr"}
 
 
+def _epochs(n: int) -> str:
+  return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
 def _mean_std(setting: Setting, metric: str, digits: int = 4) -> str:
   mean, std = setting.mean[metric], setting.std[metric]
   if math.isnan(mean):
@@ -66,9 +70,14 @@ def summary(
   split = SELECTIONS[result.selection][0]
   lines = [
     f"{command} on {meta.dataset if meta else '?'} ({meta.model if meta else '?'}), "
-    f"{result.epochs} epochs; settings ranked by final {result.selection.replace('_', ' ')} "
-    f"on the {split} split (test accuracy is reported, never used to choose; ± is the "
-    "population standard deviation over the seeds)"
+    f"{_epochs(result.epochs)}; "
+    + (
+      "one setting"
+      if command == "train"
+      else f"settings ranked by final {result.selection.replace('_', ' ')} on the {split} split"
+    )
+    + " (test accuracy is reported, never used to choose; ± is the population standard "
+    "deviation over the seeds)"
   ]
   if not result.complete:
     lines.append(f"INCOMPLETE: {len(result.configs)} runs finished; continue with --resume")
@@ -85,7 +94,8 @@ def summary(
       f"{list(meta.halving.rungs)}): {trained} of {len(result.configs) * result.epochs} "
       "configuration-epochs trained; settings stopped early rank after those trained to the end"
     )
-  lines.append(f"showing {min(limit, len(settings))} of {total} {what}")
+  if total > 1:
+    lines.append(f"showing {min(limit, len(settings))} of {total} {what}")
   if not ranked:
     return "\n".join([*lines, "no run has finished", *_files(files)])
   best = ranked[0]
@@ -109,7 +119,7 @@ def figures(result: SweepResult) -> dict[str, Callable[[pathlib.Path], Any]]:
   meta = result.metadata
   command = meta.command if meta else None
   title = (
-    f"{meta.dataset if meta else None}, {meta.model if meta else None}, {result.epochs} epochs"
+    f"{meta.dataset if meta else None}, {meta.model if meta else None}, {_epochs(result.epochs)}"
   )
   drawn: dict[str, Callable[[pathlib.Path], Any]] = {}
   if command == "sweep" and {"alpha", "beta"} <= set(result.hyperparameter_names):

@@ -40,6 +40,13 @@ class FormatVersionError(ValueError):
 
 def to_json(result: SweepResult) -> dict[str, Any]:
   """The ``results.json`` document of ``result``."""
+  return _header(result) | {"runs": _runs(result)}
+
+
+def _header(result: SweepResult) -> dict[str, Any]:
+  """Everything but the runs. ``best``, ``chosen`` and ``warnings`` of a complete result only:
+  an incomplete one (saved after each chunk) leaves them empty, so that a save costs the new
+  runs and not a summary of all of them."""
   document: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION}
   document["complete"] = result.complete
   meta = result.metadata
@@ -53,24 +60,24 @@ def to_json(result: SweepResult) -> dict[str, Any]:
     document["files"] = list(meta.files)
     if meta.halving is not None:
       document["halving"] = {"eta": meta.halving.eta, "rungs": list(meta.halving.rungs)}
-  has_runs = bool(result.configs)
+  summarised = bool(result.configs) and result.complete
   document |= {
     "selection": {"metric": result.selection, "split": SELECTIONS[result.selection][0]},
     "devices": result.devices,
-    "best": result.best() if has_runs else None,
-    "chosen": result.chosen() if has_runs else {},
-    "warnings": result.grid_edge_warnings() if has_runs else [],
-    "runs": _runs(result),
+    "best": result.best() if summarised else None,
+    "chosen": result.chosen() if summarised else {},
+    "warnings": result.grid_edge_warnings() if summarised else [],
   }
   return document
 
 
-def _runs(result: SweepResult) -> list[dict[str, Any]]:
+def _runs(result: SweepResult, start: int = 0) -> list[dict[str, Any]]:
+  """The run records from run ``start`` on."""
   keys = list(dict.fromkeys(k for c in result.configs for k in c))
   finals = {m: getattr(result, m) for m in FINAL_METRICS}
   runs = []
-  for i, config in enumerate(result.configs):
-    trained = int(result.epochs_trained[i])
+  for i in range(start, len(result.configs)):
+    config, trained = result.configs[i], int(result.epochs_trained[i])
     run = {k: config.get(k) for k in keys}
     run |= {
       "diverged_at": result.diverged_at[i],
@@ -82,15 +89,49 @@ def _runs(result: SweepResult) -> list[dict[str, Any]]:
   return runs
 
 
-def to_csv(result: SweepResult) -> str:
-  """``results.csv``: one row per run, the configs and the final metrics."""
-  runs = _runs(result)
-  columns = [k for k in (runs[0] if runs else {}) if k != "history"]
+class Saver:
+  """Saves a result that grows by whole runs (a sweep after each chunk) in time linear in the
+  new runs: each run is turned into its JSON text and CSV row once, and the earlier runs of a
+  later save are taken as they were (they never change once finished)."""
+
+  def __init__(self) -> None:
+    self._texts: list[str] = []
+    self._rows: list[dict[str, Any]] = []
+
+  def save(self, result: SweepResult, folder: Union[str, os.PathLike]) -> list[pathlib.Path]:
+    """Writes ``results.csv`` then ``results.json``, each atomically; returns their paths,
+    ``results.json`` first."""
+    if len(result.configs) < len(self._texts):  # another result: start over
+      self._texts, self._rows = [], []
+    for run in _runs(result, start=len(self._texts)):
+      self._texts.append(json.dumps(run, allow_nan=False))
+      self._rows.append({k: v for k, v in run.items() if k != "history"})
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = folder / RESULTS_CSV, folder / RESULTS_JSON
+    write_atomically(csv_path, _csv(self._rows).encode())
+    header = json.dumps(_header(result), indent=1, allow_nan=False)
+    runs = "[\n" + ",\n".join(self._texts) + "\n]" if self._texts else "[]"
+    write_atomically(json_path, (header[:-2] + f',\n "runs": {runs}\n}}').encode())
+    return [json_path, csv_path]
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+  """The CSV of run records (without histories): the hyperparameters in the order they first
+  appear, then the run's own fields."""
+  own = ("diverged_at", "epochs_trained", *FINAL_METRICS)
+  columns = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in own]
+  columns += [k for k in own if any(k in row for row in rows)]
   table = io.StringIO()
   writer = csv.DictWriter(table, columns, extrasaction="ignore", lineterminator="\n")
   writer.writeheader()
-  writer.writerows(runs)
+  writer.writerows(rows)
   return table.getvalue()
+
+
+def to_csv(result: SweepResult) -> str:
+  """``results.csv``: one row per run, the configs and the final metrics."""
+  return _csv([{k: v for k, v in run.items() if k != "history"} for run in _runs(result)])
 
 
 def from_json(document: dict[str, Any]) -> SweepResult:
@@ -152,12 +193,7 @@ def save(result: SweepResult, folder: Union[str, os.PathLike]) -> list[pathlib.P
   Returns:
     The paths written, ``results.json`` first.
   """
-  folder = pathlib.Path(folder)
-  folder.mkdir(parents=True, exist_ok=True)
-  csv_path, json_path = folder / RESULTS_CSV, folder / RESULTS_JSON
-  write_atomically(csv_path, to_csv(result).encode())
-  write_atomically(json_path, json.dumps(to_json(result), indent=1, allow_nan=False).encode())
-  return [json_path, csv_path]
+  return Saver().save(result, folder)
 
 
 def read_document(path: pathlib.Path) -> Optional[dict]:
@@ -188,10 +224,24 @@ def load(path: Union[str, os.PathLike]) -> SweepResult:
 
 
 def write_atomically(path: pathlib.Path, content: bytes) -> None:
-  """Writes ``content`` to ``path`` through a temporary file and a rename: never half a file."""
+  """Writes ``content`` to ``path`` through a temporary file and a rename: never half a file,
+  and on disk (file and folder synced) before the rename is relied on."""
   temporary = path.with_name(f".{path.name}.tmp")
-  temporary.write_bytes(content)
+  with open(temporary, "wb") as file:
+    file.write(content)
+    file.flush()
+    os.fsync(file.fileno())
   os.replace(temporary, path)
+  try:
+    folder = os.open(path.parent, os.O_RDONLY)
+  except OSError:  # a folder cannot be opened on Windows: the rename is what it offers
+    return
+  try:
+    os.fsync(folder)
+  except OSError:
+    pass
+  finally:
+    os.close(folder)
 
 
 def _nan(value: Optional[float]) -> float:

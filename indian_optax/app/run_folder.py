@@ -7,7 +7,6 @@ set under ``"files"``), ``results.csv`` and PNG plots. Replacing a result set
 
 import contextlib
 import errno
-import fcntl
 import os
 import pathlib
 from collections.abc import Iterator
@@ -15,7 +14,13 @@ from typing import Optional
 
 from indian_optax.app.results_files import RESULTS_CSV, RESULTS_JSON
 
+try:
+  import fcntl
+except ImportError:  # Windows: a lock file through filelock (the app extra installs it there)
+  fcntl = None  # type: ignore[assignment]
+
 LOCK = ".indian-optax.lock"
+"""The lock file, on Windows only: elsewhere the folder itself is locked and no file is made."""
 
 
 class FolderError(Exception):
@@ -46,7 +51,7 @@ def prepare(path: pathlib.Path) -> tuple[pathlib.Path, Optional[pathlib.Path]]:
 
 def discard(path: pathlib.Path, created: pathlib.Path) -> None:
   """Removes ``path`` and its parents up to ``created`` (the outermost folder this command
-  created), each only if nothing but the lock is in it."""
+  created), each only if it is empty (but for a Windows lock file)."""
   try:
     (path / LOCK).unlink(missing_ok=True)
   except OSError:
@@ -64,24 +69,36 @@ def discard(path: pathlib.Path, created: pathlib.Path) -> None:
 def locked(path: pathlib.Path) -> Iterator[None]:
   """Holds the folder's lock: a second command on the same folder fails at once.
 
-  The lock is an advisory ``flock`` on a file in the folder, released by the
-  system when the process ends however it ends, so it never goes stale.
+  On Linux and macOS the lock is an advisory ``flock`` on the folder itself: no file is
+  left behind, and the system releases it when the process ends however it ends, so it
+  never goes stale. On Windows, where a folder cannot be locked, it is ``filelock``'s lock
+  on a file in the folder (which filelock removes when it is released).
   """
-  handle = open(path / LOCK, "a+")
+  in_use = FolderError(f"{str(path)!r} is in use by another indian-optax command")
+  if fcntl is None:
+    import filelock
+
+    lock = filelock.FileLock(str(path / LOCK))
+    try:
+      lock.acquire(timeout=0)
+    except filelock.Timeout:
+      raise in_use from None
+    try:
+      yield
+    finally:
+      lock.release()
+    return
+  handle = os.open(path, os.O_RDONLY)
   try:
     try:
       fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
       if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-        raise FolderError(f"{str(path)!r} is in use by another indian-optax command") from None
+        raise in_use from None
       raise
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
     yield
   finally:
-    handle.close()
+    os.close(handle)
 
 
 def result_files(

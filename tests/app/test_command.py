@@ -46,6 +46,7 @@ def test_sweep_writes_results_csv_plots_and_a_readable_summary(tmp_path, capsys)
                           "--seeds", "2", "--out", str(out), *TINY)  # fmt: skip
   assert status == 0
   report = load(out)
+  assert sorted(p.name for p in out.iterdir()) == sorted(report["files"]), "nothing else left"
   assert (report["command"], report["dataset"], report["model"]) == ("sweep", "digits", "mlp")
   assert report["complete"] is True and report["warnings"] == []
   assert report["selection"] == {"metric": "val_accuracy", "split": "validation"}
@@ -320,7 +321,7 @@ def test_an_interrupt_before_the_first_chunk_says_nothing_was_saved(tmp_path, st
   out = tmp_path / "early"
   process = start([*SIXTEEN, "--out", str(out), "--no-compile-cache"])
   deadline = time.monotonic() + 120
-  while not (out / run_folder.LOCK).exists():  # the folder is locked: the data is next
+  while not out.exists():  # the folder is made and locked: the data is next
     assert time.monotonic() < deadline and process.poll() is None, process.communicate()
     time.sleep(0.01)
   time.sleep(0.5)

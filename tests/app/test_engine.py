@@ -182,6 +182,20 @@ def test_a_resumed_sweep_equals_the_uninterrupted_one(problem, indian):
               **problem)  # fmt: skip
 
 
+def test_a_resumed_multi_seed_sweep_reports_its_true_total(problem, indian):
+  """3 seeds, one run per program, resumed after 1 of 6 runs: 5 programs of 2 epochs are
+  left, and the progress says so from its first epoch to its last."""
+  grid = {"alpha": [0.5, 1.0], "beta": [0.1], "learning_rate": [0.1]}
+  partials = []
+  app.sweep(indian, grid, epochs=2, batch_size=32, seeds=[0, 1, 2], chunk_size=1,
+            on_chunk=partials.append, **problem)  # fmt: skip
+  reports = []
+  app.sweep(indian, grid, epochs=2, batch_size=32, seeds=[0, 1, 2], chunk_size=1,
+            resume_from=partials[0], on_epoch=reports.append, **problem)  # fmt: skip
+  assert {r.total for r in reports} == {10}
+  assert [r.done for r in reports] == list(range(1, 11))
+
+
 def test_auto_chunks_keep_a_fixed_width_on_a_cpu_and_one_run_for_compute_bound_models(problem):
   cpu = jax.devices("cpu")  # the rule is the CPU's, whatever the default backend here
   small = problem["init_params"]  # 5-16-4: overhead-bound, vmapped
@@ -293,7 +307,7 @@ def test_rung_schedules(problem, indian):
   assert engine.rung_epochs(12, 2, [3, 6, 9]) == [3, 6, 9]
   with pytest.raises(ValueError, match="halving must be > 1"):
     engine.rung_epochs(12, 1.0)
-  with pytest.raises(ValueError, match=r"rungs must be epochs in \[1, 12\)"):
+  with pytest.raises(ValueError, match=r"rungs must be epochs from 1 to 11"):
     engine.rung_epochs(12, 3, [12])
   with pytest.raises(ValueError, match="resume_from is not supported with halving"):
     halved(problem, indian, resume_from=halved(problem, indian))

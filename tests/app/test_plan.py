@@ -162,7 +162,12 @@ MISTAKES = [
    "--resume: a --halving sweep cannot be resumed (it saves at the end)"),
   (["sweep", "--halving", "1"], "--halving: must be > 1, got 1"),
   (["sweep", "--rungs", "2"], "--rungs: only with --halving"),
-  (["sweep", "--halving", "3", "--rungs", "15"], "--rungs: rungs must be epochs in [1, 15)"),
+  (["sweep", "--halving", "3", "--rungs", "15"],
+   "--rungs: rungs must be epochs from 1 to 14 (before the last), got [15]"),
+  (["sweep", "--halving", "3", "--rungs", "1", "--epochs", "1"],
+   "--halving: cuts settings after an epoch before the last, and --epochs 1 has none: give "
+   "--epochs 2 or more, or leave out --halving"),
+  (["sweep", "--halving", "3", "--epochs", "1"], "give --epochs 2 or more, or leave out --halving"),
   (["sweep", "--halving", "3", "--rungs", "1.5"], "--rungs: rungs are whole epochs, got 1.5"),
   (["sweep", "--halving", "3", "--epochs", "2"], "--halving: 3 leaves no rung before epoch 2"),
   (["sweep", "--halving", "1e39"], "--halving: 1e+39 leaves no rung before epoch 15"),

@@ -1,5 +1,6 @@
 """results.json and results.csv: the documented schema, round trips, versions, atomic writes."""
 
+import dataclasses
 import json
 import math
 
@@ -105,19 +106,60 @@ def test_loading_something_else_says_what_is_wrong(tmp_path):
 
 
 def test_results_json_is_replaced_whole_never_written_in_place(tmp_path, monkeypatch, make_result):
-  """A failure while writing leaves the previous results.json as it was."""
+  """A failure before the rename leaves the previous results.json as it was, and no half file."""
   make_result([{"lr": 0.1, "seed": 0}], [0.8], [0.5]).save(tmp_path)
   before = (tmp_path / "results.json").read_bytes()
-  write_bytes = results_files.pathlib.Path.write_bytes
+  replace = results_files.os.replace
 
-  def fail(self, content):
-    if "results.json" not in self.name:
-      return write_bytes(self, content)
-    self.open("wb").write(content[: len(content) // 2])  # half a file, then the crash
-    raise OSError("disk full")
+  def fail(source, target):
+    if str(target).endswith("results.json"):
+      raise OSError("disk full")
+    return replace(source, target)
 
-  monkeypatch.setattr(results_files.pathlib.Path, "write_bytes", fail)
+  monkeypatch.setattr(results_files.os, "replace", fail)
   with pytest.raises(OSError, match="disk full"):
     make_result([{"lr": 1.0, "seed": 0}], [0.9], [0.4]).save(tmp_path)
   assert (tmp_path / "results.json").read_bytes() == before
   assert json.loads(before)["runs"][0]["lr"] == 0.1
+
+
+def growing(make_result, runs):
+  """A result of ``runs`` runs, two optimizers whose hyperparameters differ (as compare's)."""
+  configs = [{"optimizer": "sgd", "learning_rate": 0.1, "seed": i} for i in range(runs // 2)]
+  configs += [{"optimizer": "indian", "alpha": 0.5, "learning_rate": 0.1, "seed": i}
+              for i in range(runs - runs // 2)]  # fmt: skip
+  return make_result(configs, np.linspace(0.5, 0.9, runs), np.linspace(1, 0.1, runs),
+                     metadata=METADATA)  # fmt: skip
+
+
+def test_saves_after_each_chunk_write_what_one_save_of_the_whole_writes(tmp_path, make_result):
+  """The saver turns each run into text once; its files say what a save of the whole says."""
+  whole = growing(make_result, 9)
+  saver = results_files.Saver()
+  for end in (2, 5, 9):  # three chunks, the second optimizer's keys arriving in the third
+    saver.save(_prefix(whole, end), tmp_path / "chunks")
+  whole.save(tmp_path / "once")
+  chunks, once = (
+    json.loads((tmp_path / d / "results.json").read_text()) for d in ("chunks", "once")
+  )
+  strip = lambda runs: [{k: v for k, v in r.items() if v is not None} for r in runs]
+  assert strip(chunks.pop("runs")) == strip(once.pop("runs")) and chunks == once
+  csv = lambda d: (tmp_path / d / "results.csv").read_text()
+  assert csv("chunks") == csv("once")
+
+
+def _prefix(result, end):
+  arrays = {f: getattr(result, f)[:end] for f in ("train_loss", "val_accuracy", "test_accuracy",
+            "val_loss", "test_loss", "final_train_loss", "epochs_trained")}  # fmt: skip
+  return dataclasses.replace(result, configs=result.configs[:end],
+                             diverged_at=result.diverged_at[:end], **arrays)  # fmt: skip
+
+
+def test_an_incomplete_result_is_saved_without_its_summary(tmp_path, make_result):
+  """best, chosen and warnings are computed once, for the complete result."""
+  result = growing(make_result, 4)
+  results_files.save(dataclasses.replace(result, complete=False), tmp_path)
+  document = json.loads((tmp_path / "results.json").read_text())
+  assert (document["best"], document["chosen"], document["warnings"]) == (None, {}, [])
+  results_files.save(result, tmp_path)
+  assert json.loads((tmp_path / "results.json").read_text())["best"] == result.best()

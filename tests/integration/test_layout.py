@@ -71,3 +71,25 @@ def test_no_function_in_the_package_is_longer_than_60_lines_of_code():
         if lines > 60:
           long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({lines} lines)")
   assert long == []
+
+
+def test_importing_the_package_or_the_commands_signal_handling_loads_no_jax():
+  """The command installs its Ctrl-C handling before JAX is imported (a Ctrl-C in JAX's own
+  import lands in a garbage-collector callback and is lost otherwise)."""
+  code = (
+    "import sys, indian_optax, indian_optax.__main__\n"
+    "from indian_optax.app import interrupts\n"
+    "print(sorted(m for m in ('jax', 'flax', 'optax') if m in sys.modules))"
+  )
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip() == "[]"
+
+
+def test_the_lazy_names_are_the_modules_names():
+  import indian_optax
+  from indian_optax import _deprecated
+
+  assert set(indian_optax._DEPRECATED) == set(_deprecated.DEPRECATED)
+  for name in indian_optax.__all__:
+    assert getattr(indian_optax, name) is not None

@@ -1,0 +1,66 @@
+"""Ctrl-C and SIGTERM for the ``indian-optax`` command: never lost, never in the middle of a save.
+
+Python raises ``KeyboardInterrupt`` wherever the main thread happens to be. Two places lose it:
+a garbage-collector callback (JAX registers one; Python prints "Exception ignored" and carries
+on, so the command ran to the end after a Ctrl-C), and a save (the JSON and the CSV of a result
+set would disagree). Here a signal is always recorded; it is raised at once unless it lands in a
+gc callback or inside :func:`deferred`, and then at the next :func:`check` or at the end of the
+deferral. Standard library only (and :mod:`indian_optax.app` imports its modules on first use),
+so that ``__main__`` installs it before JAX, Flax and Matplotlib are imported.
+"""
+
+import contextlib
+import gc
+import signal
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any, Optional
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_state = {"pending": False, "deferring": 0}
+
+
+def _in_gc_callback(frame: Optional[FrameType]) -> bool:
+  codes = {getattr(callback, "__code__", None) for callback in gc.callbacks}
+  while frame is not None:
+    if frame.f_code in codes:
+      return True
+    frame = frame.f_back
+  return False
+
+
+def _handler(signum: int, frame: Optional[FrameType]) -> None:
+  _state["pending"] = True
+  if _state["deferring"] or _in_gc_callback(frame):
+    return  # raised by check(), or when the deferral ends
+  raise KeyboardInterrupt
+
+
+def install() -> dict[int, Any]:
+  """Handles SIGINT and SIGTERM from now on (nothing pending); returns the previous handlers."""
+  _state["pending"], _state["deferring"] = False, 0
+  return {signum: signal.signal(signum, _handler) for signum in SIGNALS}
+
+
+def restore(previous: dict[int, Any]) -> None:
+  """Puts back the handlers :func:`install` replaced."""
+  for signum, handler in previous.items():
+    signal.signal(signum, handler)
+
+
+def check() -> None:
+  """Raises ``KeyboardInterrupt`` if a signal arrived that was not raised where it landed."""
+  if _state["pending"]:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+  """Holds signals back while the block runs (a save); raises at its end if one came."""
+  _state["deferring"] += 1
+  try:
+    yield
+  finally:
+    _state["deferring"] -= 1
+  if not _state["deferring"]:
+    check()
