@@ -27,8 +27,8 @@ for _module in ("flax", "matplotlib", "sklearn", "mnist1d", "tqdm"):
 _LAZY = {
   "EpochProgress": "engine", "Placement": "engine", "Splits": "engine",
   "Metadata": "results", "Setting": "results", "SweepResult": "results",
-  "auto_chunk_size": "sweep", "grid_points": "sweep", "sweep": "sweep",
-  "validation_split": "sweep",
+  "auto_chunk_size": "sweeping", "grid_points": "sweeping", "sweep": "sweeping",
+  "validation_split": "sweeping",
 }  # fmt: skip
 """Public name -> the module that defines it, imported on first use (PEP 562): the command
 installs its Ctrl-C handling (:mod:`~indian_optax.app.interrupts`) before JAX is imported."""
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
   from indian_optax.app import data, models, optimizers, plots
   from indian_optax.app.engine import EpochProgress, Placement, Splits
   from indian_optax.app.results import Metadata, Setting, SweepResult
-  from indian_optax.app.sweep import auto_chunk_size, grid_points, sweep, validation_split
+  from indian_optax.app.sweeping import auto_chunk_size, grid_points, sweep, validation_split
 
 
 def __getattr__(name: str) -> Any:

@@ -18,7 +18,12 @@ from indian_optax.app import interrupts, models, report, results_files, run_fold
 from indian_optax.app.plan import Plan, UsageError
 from indian_optax.app.progress import ProgressBar
 from indian_optax.app.results import HalvingRecord, Metadata, SweepResult
-from indian_optax.app.sweep import SweepArgumentError, check_batch_size, sweep, training_split_size
+from indian_optax.app.sweeping import (
+  SweepArgumentError,
+  check_batch_size,
+  sweep,
+  training_split_size,
+)
 
 CACHE_ENV = "INDIAN_OPTAX_COMPILE_CACHE"
 
@@ -149,7 +154,7 @@ def _loaded(document: Optional[dict]) -> Optional[SweepResult]:
     return results_files.from_json(document)
   except results_files.FormatVersionError:  # a ValueError, but one the user must hear of
     raise
-  except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+  except results_files.DAMAGED:
     return None
 
 

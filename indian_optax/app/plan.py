@@ -23,7 +23,7 @@ import indian_optax
 from indian_optax.app import data as datasets
 from indian_optax.app import engine, models, optimizers
 from indian_optax.app.results import SELECTIONS, HalvingRecord, Metadata
-from indian_optax.app.sweep import SweepArgumentError, check_arguments
+from indian_optax.app.sweeping import SweepArgumentError, check_arguments
 
 PROG = "indian-optax"
 COMMANDS = ("sweep", "compare", "train")

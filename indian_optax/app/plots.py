@@ -3,7 +3,7 @@
 import pathlib
 import typing
 from collections.abc import Sequence
-from typing import Optional
+from typing import BinaryIO, Optional, Union
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -42,7 +42,7 @@ def grid_table(
 
 def heatmap(
   result: SweepResult,
-  path: Optional[pathlib.Path] = None,
+  path: Optional[Union[pathlib.Path, BinaryIO]] = None,
   *,
   metric: Optional[str] = None,
   rows: str = "beta",
@@ -58,7 +58,7 @@ def heatmap(
 
   Args:
     result: a :class:`~indian_optax.app.SweepResult`.
-    path: where to write a PNG (optional).
+    path: where to write a PNG, a path or a binary file (optional).
     metric: ``final_val_accuracy``, ``final_test_accuracy`` or
       ``final_train_loss`` (default: the sweep's selection metric).
     rows, columns: the hyperparameters along the vertical and horizontal axes.
@@ -140,7 +140,7 @@ def setting_label(setting: Setting) -> str:
 def curves(
   result: SweepResult,
   settings: Optional[Sequence[Setting]] = None,
-  path: Optional[pathlib.Path] = None,
+  path: Optional[Union[pathlib.Path, BinaryIO]] = None,
   *,
   title: str = "",
   panels: Optional[Sequence[str]] = None,
@@ -153,7 +153,7 @@ def curves(
   Args:
     result: the :class:`~indian_optax.app.SweepResult`.
     settings: the settings to draw (default: the 8 best).
-    path: where to write a PNG (optional).
+    path: where to write a PNG, a path or a binary file (optional).
     title: the figure's title.
     panels: the histories to draw, e.g. ``("train_loss", "test_accuracy")``
       (default: the training loss and the validation accuracy, or the test

@@ -157,11 +157,9 @@ def draw(result: SweepResult, folder: pathlib.Path) -> list[pathlib.Path]:
 def report(folder: pathlib.Path) -> int:
   """``indian-optax report DIR``: redraws the plots of a saved folder, reprints its summary."""
   try:
-    result = SweepResult.load(folder)
+    result = SweepResult.load(folder)  # a damaged document: a ValueError saying so
   except ValueError as error:
     raise UsageError(f"report: {error}") from None
-  except (KeyError, TypeError, IndexError, AttributeError) as error:  # a damaged document
-    raise UsageError(f"report: {str(folder)!r} holds a damaged results.json ({error!r})") from None
   folder = folder if folder.is_dir() else folder.parent
   try:
     with run_folder.locked(folder):
@@ -170,7 +168,7 @@ def report(folder: pathlib.Path) -> int:
       text = summary(result, [*files, *drawn])
   except (run_folder.FolderError, OSError) as error:
     raise UsageError(f"report: {error}") from None
-  except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+  except results_files.DAMAGED as error:  # read, but its values cannot be summarised
     raise UsageError(f"report: {str(folder)!r} holds a damaged results.json ({error!r})") from None
   print(text)
   return 0

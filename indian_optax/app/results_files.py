@@ -38,6 +38,11 @@ class FormatVersionError(ValueError):
   """A results file of a format version this package cannot read (a newer one, say)."""
 
 
+DAMAGED = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+"""What reading or summarising a damaged (hand-edited, truncated) results document raises:
+caught in one tuple by everything that reads one."""
+
+
 def to_json(result: SweepResult) -> dict[str, Any]:
   """The ``results.json`` document of ``result``."""
   return _header(result) | {"runs": _runs(result)}
@@ -217,7 +222,7 @@ def load(path: Union[str, os.PathLike]) -> SweepResult:
     return from_json(json.loads(path.read_text()))
   except FileNotFoundError:
     raise ValueError(f"{str(path)!r} does not exist") from None
-  except (OSError, KeyError, TypeError, ValueError, AttributeError) as error:
+  except (OSError, *DAMAGED) as error:
     raise ValueError(
       f"{str(path)!r} is not a readable indian-optax results file ({error})"
     ) from None

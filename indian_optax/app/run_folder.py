@@ -7,12 +7,13 @@ set under ``"files"``), ``results.csv`` and PNG plots. Replacing a result set
 
 import contextlib
 import errno
+import io
 import os
 import pathlib
 from collections.abc import Iterator
 from typing import Optional
 
-from indian_optax.app.results_files import RESULTS_CSV, RESULTS_JSON
+from indian_optax.app.results_files import RESULTS_CSV, RESULTS_JSON, write_atomically
 
 try:
   import fcntl
@@ -119,7 +120,8 @@ def remove(files: list[pathlib.Path]) -> None:
 
 
 def write_png(path: pathlib.Path, draw) -> None:
-  """Draws a figure with ``draw(temporary path)`` and renames it into place."""
-  temporary = path.with_name(f".{path.stem}.tmp.png")
-  draw(temporary)
-  os.replace(temporary, path)
+  """Draws a figure with ``draw(file)`` into memory and writes it as every result file is
+  written (:func:`~indian_optax.app.results_files.write_atomically`)."""
+  image = io.BytesIO()
+  draw(image)
+  write_atomically(path, image.getvalue())

@@ -48,6 +48,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional, Union
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -178,16 +179,17 @@ def check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, valid
   return val_fraction
 
 
-AUTO_CPU_WORK = 320_000
-"""On a CPU, the per-configuration work (params x batch size) above which configurations
-run one at a time: benchmarks/sweep_throughput.py measured the vmapped sweep at 1.63x a
-loop for 1.4k-param MLPs (x 64), 1.24x at 3.4k, 0.97x at 8.8k and 0.67-1.0x at 26k
-(2026-11-29); its 2026-12-05 rerun gave 1.50x, 1.30x, 1.11x and 1.17x, which does not support
-the threshold (benchmarks/RESULTS.md)."""
+AUTO_CPU_WORK = 2_000_000
+"""On a CPU, the per-configuration work (params x batch size) up to which a model without
+convolutions runs :data:`AUTO_CPU_WIDTH` configurations per program. benchmarks/
+sweep_throughput.py (2026-12-06, 15 interleaved rounds) measured the vmapped program 1.42x,
+1.28x, 1.10x and 1.15x a loop for digits MLPs of 1.5k to 26k params (x 64) and 1.12x for the
+MNIST-1D MLP (23k): vmapped wins at every size the command trains; the largest measured, 1.7M,
+rounded up, bounds it (nothing larger was measured)."""
 
 AUTO_CPU_WIDTH = 16
-"""On a CPU, the configurations of one program below :data:`AUTO_CPU_WORK`: a fixed width,
-so that a run's numbers do not depend on the size of the sweep it is part of."""
+"""On a CPU, the configurations of one vmapped program: a fixed width, so that a run's
+numbers do not depend on the size of the sweep it is part of."""
 
 
 def auto_chunk_size(
@@ -195,19 +197,26 @@ def auto_chunk_size(
   batch_size: int,
   configs: int,
   devices: Optional[Sequence[jax.Device]] = None,
+  apply_fn: Optional[Callable[[Params, jax.Array], jax.Array]] = None,
+  sample_shape: Optional[tuple[int, ...]] = None,
 ) -> int:
   """How many configurations share one program on ``devices`` (default: JAX's default ones).
 
-  On accelerators: all of them (batched products fill the device). On a CPU, batched
-  matrix products are no faster than a loop of the same products, so a compute-bound
-  model (params x batch size above :data:`AUTO_CPU_WORK`) runs one configuration per
-  program, and an overhead-bound one :data:`AUTO_CPU_WIDTH` per program (padded), which
-  keeps the vmap gain and makes a setting's numbers the same alone or in a larger grid.
+  On accelerators: all of them (batched products fill the device). On a CPU, by measurement
+  (:data:`AUTO_CPU_WORK`): a model whose forward pass (``apply_fn`` on inputs of
+  ``sample_shape``) has a convolution runs one configuration per program (a vmapped
+  convolution ran at 0.41x a loop on the MNIST-1D CNN, and compiled 24 times as long); one
+  without runs :data:`AUTO_CPU_WIDTH` per program (padded) up to :data:`AUTO_CPU_WORK`, one
+  above. The fixed width makes a setting's numbers the same alone or in a larger grid.
   """
   if (devices or jax.devices())[0].platform != "cpu":
     return configs
   shapes = jax.eval_shape(init_params, jax.random.PRNGKey(0))
   params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
+  if apply_fn is not None and sample_shape is not None:
+    inputs = jax.ShapeDtypeStruct((batch_size, *sample_shape), jnp.float32)
+    if "conv_general_dilated" in str(jax.make_jaxpr(apply_fn)(shapes, inputs)):
+      return 1
   return AUTO_CPU_WIDTH if params * batch_size <= AUTO_CPU_WORK else 1
 
 
@@ -286,7 +295,10 @@ def sweep(
   check_batch_size(batch_size, len(splits.y_train))
   configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
   if chunk_size == "auto":  # decided for the platform of the devices it will run on
-    chunk_size = auto_chunk_size(init_params, batch_size, len(configs), devices)
+    sample_shape = tuple(np.shape(splits.x_train)[1:])
+    chunk_size = auto_chunk_size(
+      init_params, batch_size, len(configs), devices, apply_fn, sample_shape
+    )
   size, devices = _chunking(len(configs), chunk_size, devices or jax.devices())
   placement = Placement.on(devices)
   batches = len(splits.y_train) // batch_size
