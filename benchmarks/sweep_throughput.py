@@ -161,20 +161,22 @@ def main(argv=None) -> None:
     return
   # (label, data set, model, MLP width): the four MLP widths on digits, then every model
   # the command trains by default (digits MLP, MNIST-1D MLP and CNN, digits CNN).
-  cases = [(f"digits MLP 64-{h}-{h}-10", "digits", "mlp", h) for h in (16, 32, 64, 128)]
+  # The CNNs' vmapped program takes tens of seconds a call here: fewer rounds settle them.
+  cnn_repeats = min(repeats, 3)
+  cases = [(f"digits MLP 64-{h}-{h}-10", "digits", "mlp", h, repeats) for h in (16, 32, 64, 128)]
   cases += [
-    ("MNIST-1D MLP 40-128-128-10", "mnist1d", "mlp", 128),
-    ("MNIST-1D CNN", "mnist1d", "cnn", 128),
-    ("digits CNN", "digits", "cnn", 128),
+    ("MNIST-1D MLP 40-128-128-10", "mnist1d", "mlp", 128, repeats),
+    ("MNIST-1D CNN", "mnist1d", "cnn", 128, cnn_repeats),
+    ("digits CNN", "digits", "cnn", 128, cnn_repeats),
   ]
   cases = cases[:1] if args.quick else cases
   configs = len(ALPHAS) * len(BETAS)
   rows = []
-  for label, dataset_name, model_name, hidden in cases:
-    m = measure(epochs, limit, hidden, repeats, dataset_name, model_name)
+  for label, dataset_name, model_name, hidden, rounds in cases:
+    m = measure(epochs, limit, hidden, rounds, dataset_name, model_name)
     shape = data.load(dataset_name).sample_shape
     model = models.make_model(model_name, shape, 10, hidden=hidden)
-    width = app.auto_chunk_size(model.init, 64, configs)
+    width = app.auto_chunk_size(model.init, 64, configs, None, model.apply, shape)
     together = width > 1
     auto = m["vmapped"] if together else m["loop"]
     params = sum(x.size for x in jax.tree.leaves(jax.eval_shape(model.init, jax.random.PRNGKey(0))))
@@ -203,8 +205,9 @@ def main(argv=None) -> None:
     f"{configs} configurations (alpha in {list(ALPHAS)}, beta in {list(BETAS)}) of INDIAN "
     f"(lr 0.1) training each model, {epochs} epochs of batch 64 inside one jitted "
     f"function; the loop calls it once per configuration, the sweep calls its vmap once. "
-    f"Medians of {repeats} interleaved rounds, compilation excluded. 'auto' is what "
-    '`indian_optax.app.sweep(chunk_size="auto")` runs on this backend for this model (all '
+    f"Medians of {repeats} interleaved rounds ({min(repeats, 3)} for the CNNs), compilation "
+    "excluded. 'auto' is what "
+    '`indian_optax.app.sweep(chunk_size="auto")` runs on this backend for this model (16 '
     "configurations in one vmapped program, or one per program, i.e. the loop), so its "
     "throughput is that program's; 'auto / the better' is its speed against the faster of "
     "the two (1.00 = the better choice).\n\n" + _common.markdown_table(header, rows)
