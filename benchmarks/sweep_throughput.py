@@ -176,7 +176,8 @@ def main(argv=None) -> None:
     m = measure(epochs, limit, hidden, rounds, dataset_name, model_name)
     shape = data.load(dataset_name).sample_shape
     model = models.make_model(model_name, shape, 10, hidden=hidden)
-    width = app.auto_chunk_size(model.init, 64, configs, None, model.apply, shape)
+    sample = jax.ShapeDtypeStruct(shape, jnp.float32)
+    width = app.auto_chunk_size(model.init, 64, configs, None, model.apply, sample)
     together = width > 1
     auto = m["vmapped"] if together else m["loop"]
     params = sum(x.size for x in jax.tree.leaves(jax.eval_shape(model.init, jax.random.PRNGKey(0))))

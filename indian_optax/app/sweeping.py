@@ -48,7 +48,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional, Union
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -198,15 +197,15 @@ def auto_chunk_size(
   configs: int,
   devices: Optional[Sequence[jax.Device]] = None,
   apply_fn: Optional[Callable[[Params, jax.Array], jax.Array]] = None,
-  sample_shape: Optional[tuple[int, ...]] = None,
+  sample: Optional[jax.ShapeDtypeStruct] = None,
 ) -> int:
   """How many configurations share one program on ``devices`` (default: JAX's default ones).
 
   On accelerators: all of them (batched products fill the device). On a CPU, by measurement
-  (:data:`AUTO_CPU_WORK`): a model whose forward pass (``apply_fn`` on inputs of
-  ``sample_shape``) has a convolution runs one configuration per program (a vmapped
-  convolution ran at 0.40x a loop on the MNIST-1D CNN and 0.85x on digits', and compiled 13
-  to 24 times as long); one
+  (:data:`AUTO_CPU_WORK`): a model whose forward pass (``apply_fn`` on a batch of inputs like
+  ``sample``, one input's shape and dtype) has a convolution runs one configuration per
+  program (a vmapped convolution ran at 0.40x a loop on the MNIST-1D CNN and 0.85x on digits',
+  and compiled 13 to 24 times as long); one
   without runs :data:`AUTO_CPU_WIDTH` per program (padded) up to :data:`AUTO_CPU_WORK`, one
   above. The fixed width makes a setting's numbers the same alone or in a larger grid.
   """
@@ -214,8 +213,8 @@ def auto_chunk_size(
     return configs
   shapes = jax.eval_shape(init_params, jax.random.PRNGKey(0))
   params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
-  if apply_fn is not None and sample_shape is not None:
-    inputs = jax.ShapeDtypeStruct((batch_size, *sample_shape), jnp.float32)
+  if apply_fn is not None and sample is not None:
+    inputs = jax.ShapeDtypeStruct((batch_size, *sample.shape), sample.dtype)
     if "conv_general_dilated" in str(jax.make_jaxpr(apply_fn)(shapes, inputs)):
       return 1
   return AUTO_CPU_WIDTH if params * batch_size <= AUTO_CPU_WORK else 1
@@ -296,10 +295,8 @@ def sweep(
   check_batch_size(batch_size, len(splits.y_train))
   configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
   if chunk_size == "auto":  # decided for the platform of the devices it will run on
-    sample_shape = tuple(np.shape(splits.x_train)[1:])
-    chunk_size = auto_chunk_size(
-      init_params, batch_size, len(configs), devices, apply_fn, sample_shape
-    )
+    sample = jax.ShapeDtypeStruct(np.shape(splits.x_train)[1:], np.asarray(splits.x_train).dtype)
+    chunk_size = auto_chunk_size(init_params, batch_size, len(configs), devices, apply_fn, sample)
   size, devices = _chunking(len(configs), chunk_size, devices or jax.devices())
   placement = Placement.on(devices)
   batches = len(splits.y_train) // batch_size

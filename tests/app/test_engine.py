@@ -212,7 +212,8 @@ def test_auto_runs_the_commands_mlps_vmapped_and_convolutions_one_at_a_time_on_a
   command trains, vmapped convolutions ran at 0.40x and 0.85x a loop."""
   cpu = jax.devices("cpu")
   model = app.models.make_model(name, (40, 1), 10)  # MNIST-1D's
-  chosen = app.auto_chunk_size(model.init, 64, 48, cpu, model.apply, (40, 1))
+  sample = jax.ShapeDtypeStruct((40, 1), np.float32)
+  chosen = app.auto_chunk_size(model.init, 64, 48, cpu, model.apply, sample)
   assert chosen == width
 
 
