@@ -252,7 +252,7 @@ def test_report_of_an_empty_or_damaged_result_is_one_line_or_a_summary(tmp_path,
   document["halving"]["eta"] = "x"
   (damaged / "results.json").write_text(json.dumps(document))
   status, _, stderr = run(capsys, "report", str(damaged))
-  assert status == 2 and stderr.count("\n") == 1 and "Traceback" not in stderr
+  assert status == 2 and stderr.count("\n") == 1
 
 
 # A shell that starts the suite in the background ignores SIGINT in its children, and a
@@ -527,7 +527,7 @@ def test_bad_input_gets_one_line_and_exit_status_2(tmp_path, capsys, npz_files, 
   assert status == 2
   assert stderr.startswith("indian-optax: error: ") and stderr.count("\n") == 1
   assert culprit in stderr
-  assert "Traceback" not in stderr and stdout == ""
+  assert stdout == ""
   assert not out.exists()
 
 

@@ -315,6 +315,7 @@ def test_rung_schedules(problem, indian):
   assert engine.rung_epochs(4, 3) == [1]
   assert engine.rung_epochs(12, 3) == [1, 4]
   assert engine.rung_epochs(15, 3) == [2, 5]
+  assert engine.rung_epochs(9, 3) == [1, 3]  # epochs / eta^2 lands exactly on epoch 1
   assert engine.rung_epochs(12, 2, [3, 6, 9]) == [3, 6, 9]
   with pytest.raises(ValueError, match="halving must be > 1"):
     engine.rung_epochs(12, 1.0)
