@@ -19,6 +19,8 @@ pytestmark = pytest.mark.slow  # builds, subprocesses, notebooks or long trainin
     ("paper_protocol", "test accuracy at 3"),
     ("language_model", "final val loss"),
     ("innaprop_heatmap", "the best cell"),
+    ("low_precision", "stochastic rounding"),
+    ("save_cost", "chunk saves"),
   ],
 )
 def test_benchmark_runs_quick_and_writes_its_section(tmp_path, name, section):
