@@ -41,21 +41,12 @@ def sweep_result(runs: int) -> SweepResult:
   )  # fmt: skip
 
 
-def prefix(result: SweepResult, end: int) -> SweepResult:
-  arrays = ("train_loss", "val_accuracy", "test_accuracy", "val_loss", "test_loss",
-            "final_train_loss", "epochs_trained")  # fmt: skip
-  return dataclasses.replace(
-    result, configs=result.configs[:end], diverged_at=result.diverged_at[:end],
-    **{name: getattr(result, name)[:end] for name in arrays},
-  )  # fmt: skip
-
-
 def chunk_saves(runs: int, save) -> list[float]:
   """Seconds of each save after a chunk, ``save(result, folder)`` at every prefix."""
   whole, seconds = sweep_result(runs), []
   with tempfile.TemporaryDirectory() as folder:
     for end in range(min(CHUNK, runs), runs + CHUNK, CHUNK):
-      part = prefix(whole, min(end, runs))
+      part = whole.take(range(min(end, runs)))
       start = time.perf_counter()
       save(part, folder)
       seconds.append(time.perf_counter() - start)

@@ -29,6 +29,7 @@ from indian_optax._inertial import (
   _indian_init,
   _indian_update,
   _Options,
+  _state_dtype,
 )
 from indian_optax._tree_utils import floating_params, unzip_leaves
 
@@ -95,9 +96,10 @@ def scale_by_bias_corrected_rms(
 
 
 def _nu_init(params: optax.Params, state_dtype: Optional[jax.typing.DTypeLike]) -> optax.Updates:
-  """v = 0, real (it averages |g|^2, also for complex params), at least float32 by default:
-  in bfloat16, (1 − σ)(|g|² − v) falls below v's resolution once v ≈ 2^8 (1 − σ)|g|²."""
-  dtype = lambda p: state_dtype or jnp.promote_types(jnp.finfo(p.dtype).dtype, jnp.float32)
+  """v = 0 in the real dtype of φ's (it averages |g|^2, also for complex params): at least
+  float32 by default, since in bfloat16 (1 − σ)(|g|² − v) falls below v's resolution once
+  v ≈ 2^8 (1 − σ)|g|²."""
+  dtype = lambda p: jnp.finfo(_state_dtype(p, state_dtype)).dtype
   return jax.tree.map(lambda p: jnp.zeros_like(p, dtype=dtype(p)), params)
 
 

@@ -28,15 +28,19 @@ def test_the_library_imports_nothing_of_the_app_nor_its_extras():
     assert not [m for m in imported if m.startswith(forbidden)], path.name
 
 
-def test_importing_the_optimizers_loads_neither_flax_nor_matplotlib():
-  code = (
-    "import sys, indian_optax; indian_optax.indian(0.1); indian_optax.innaprop(1e-3);"
-    "print(sorted(m for m in ('flax', 'matplotlib', 'sklearn', 'indian_optax.app') "
-    "if m in sys.modules))"
+def loaded_after(code, modules):
+  """Which of ``modules`` a fresh interpreter has loaded after running ``code``."""
+  check = f"{code}\nimport sys; print(sorted(m for m in {modules!r} if m in sys.modules))"
+  result = subprocess.run(
+    [sys.executable, "-c", check], capture_output=True, text=True, timeout=120
   )
-  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stderr
-  assert result.stdout.strip() == "[]"
+  return result.stdout.strip()
+
+
+def test_importing_the_optimizers_loads_neither_flax_nor_matplotlib():
+  code = "import indian_optax; indian_optax.indian(0.1); indian_optax.innaprop(1e-3)"
+  assert loaded_after(code, ("flax", "matplotlib", "sklearn", "indian_optax.app")) == "[]"
 
 
 def test_the_app_uses_the_core_through_its_public_names():
@@ -76,14 +80,8 @@ def test_no_function_in_the_package_is_longer_than_60_lines_of_code():
 def test_importing_the_package_or_the_commands_signal_handling_loads_no_jax():
   """The command installs its Ctrl-C handling before JAX is imported (a Ctrl-C in JAX's own
   import lands in a garbage-collector callback and is lost otherwise)."""
-  code = (
-    "import sys, indian_optax, indian_optax.__main__\n"
-    "from indian_optax.app import interrupts\n"
-    "print(sorted(m for m in ('jax', 'flax', 'optax') if m in sys.modules))"
-  )
-  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-  assert result.returncode == 0, result.stderr
-  assert result.stdout.strip() == "[]"
+  code = "import indian_optax, indian_optax.__main__\nfrom indian_optax.app import interrupts"
+  assert loaded_after(code, ("jax", "flax", "optax")) == "[]"
 
 
 def test_the_lazy_names_are_the_modules_names():
