@@ -134,11 +134,6 @@ def _csv(rows: list[dict[str, Any]]) -> str:
   return table.getvalue()
 
 
-def to_csv(result: SweepResult) -> str:
-  """``results.csv``: one row per run, the configs and the final metrics."""
-  return _csv([{k: v for k, v in run.items() if k != "history"} for run in _runs(result)])
-
-
 def from_json(document: dict[str, Any]) -> SweepResult:
   """The result a ``results.json`` document describes.
 
