@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
-from indian_optax.app import command, interrupts, report
+from indian_optax.app import command, interrupts
 from indian_optax.app.plan import PROG, Report, UsageError, parse
 
 
@@ -20,7 +20,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   try:
     plan = parse(sys.argv[1:] if argv is None else argv)
     interrupts.check()
-    return report.report(plan.folder) if isinstance(plan, Report) else command.run(plan)
+    return command.redraw(plan.folder) if isinstance(plan, Report) else command.run(plan)
   except UsageError as error:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2

@@ -129,8 +129,7 @@ def _previous_result_set(plan: Plan, folder: pathlib.Path, document: Optional[di
     previous = _loaded(document)
   except results_files.FormatVersionError:
     previous = None
-  names = list(report.figures(previous)) if previous is not None else []
-  existing = run_folder.result_files(folder, document, names + ["curves.png"])
+  existing = run_folder.result_files(folder, document)
   if existing and not plan.force:
     # --resume only where it would be taken: this command's own unfinished full sweep.
     meta = previous.metadata if previous is not None else None
@@ -174,8 +173,6 @@ def _resumed(
       f"--resume: {str(folder)!r} holds the results of {previous.metadata.command!r}, "
       f"not {plan.command!r}"
     )
-  if previous.metadata.halving is not None or previous.metadata.options.get("halving"):
-    raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
   return previous, previous.metadata
 
 
@@ -193,6 +190,7 @@ def _train_and_save(
     options=plan.record() | {"model": model.name}, halving=halving,
     files=(results_files.RESULTS_JSON, results_files.RESULTS_CSV),
   )  # fmt: skip
+  options = plan.options
   finished: list[SweepResult] = []
   saved, saver = False, results_files.Saver()  # each save writes the new runs' records only
 
@@ -211,9 +209,9 @@ def _train_and_save(
           sweep(
             optimizer.factory(), optimizer.grid, init_params=model.init, apply_fn=model.apply,
             data=(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test),
-            epochs=plan.epochs, batch_size=plan.batch_size, seeds=plan.seeds,
-            val_fraction=plan.val_fraction, select=plan.select, split_seed=plan.first_seed,
-            chunk_size=plan.chunk, name=optimizer.name,
+            epochs=options.epochs, batch_size=options.batch_size, seeds=plan.seeds,
+            val_fraction=options.val_fraction, select=options.select, split_seed=options.seed,
+            chunk_size=options.chunk, name=optimizer.name,
             on_epoch=on_epoch, on_chunk=save,
             resume_from=None if previous is None else previous.where(optimizer=optimizer.name),
             halving=None if plan.halving is None else plan.halving.eta,
@@ -230,30 +228,75 @@ def _train_and_save(
   except SweepArgumentError as error:  # resume_from: this machine chunks the sweep otherwise
     raise UsageError(f"--resume: {error.message}") from None
   try:
-    drawn = report.draw(result, folder)
-    files = metadata.files + tuple(p.name for p in drawn)
-    result = dataclasses.replace(result, metadata=dataclasses.replace(metadata, files=files))
-    with interrupts.deferred():
-      written = saver.save(result, folder)
+    result, drawn = _draw(result, folder, saver)
   except KeyboardInterrupt:
     raise Interrupted.while_drawing(folder) from None
   print(report.summary(result, [*written, *drawn]))
   return 0
 
 
-def _dataset_and_model(plan: Plan) -> tuple[datasets.Dataset, Any]:
+def _draw(
+  result: SweepResult, folder: pathlib.Path, saver: results_files.Saver
+) -> tuple[SweepResult, list[pathlib.Path]]:
+  """Draws the result's figures, each written together with the ``results.json`` that lists
+  it: an interrupt leaves no figure unlisted and lists none that is missing."""
+  drawn = []
+  for name, drawing in report.figures(result).items():
+    image = report.png(drawing)  # the slow part, interruptible: nothing written yet
+    meta = result.metadata  # None: a result saved by the library, which lists no files
+    listed = meta is not None and name not in meta.files
+    if meta is not None and listed:
+      result = dataclasses.replace(
+        result, metadata=dataclasses.replace(meta, files=(*meta.files, name))
+      )
+    with interrupts.deferred():
+      results_files.write_atomically(folder / name, image)
+      if listed:
+        saver.save(result, folder)
+    drawn.append(folder / name)
+  return result, drawn
+
+
+def redraw(folder: pathlib.Path) -> int:
+  """``indian-optax report DIR``: redraws the figures of a saved result set (listing them in
+  its ``results.json``, as the command that wrote it does) and reprints its summary."""
   try:
-    dataset = datasets.load(plan.dataset, seed=plan.first_seed)
+    result = SweepResult.load(folder)  # a damaged document: a ValueError saying so
+  except ValueError as error:
+    raise UsageError(f"report: {error}") from None
+  folder = folder if folder.is_dir() else folder.parent
+  try:
+    with run_folder.locked(folder):
+      result, drawn = (
+        _draw(result, folder, results_files.Saver()) if result.configs else (result, [])
+      )
+      files = [folder / results_files.RESULTS_JSON, folder / results_files.RESULTS_CSV]
+      text = report.summary(result, [*files, *drawn])
+  except (run_folder.FolderError, OSError) as error:
+    raise UsageError(f"report: {error}") from None
+  except results_files.DAMAGED as error:  # read, but its values cannot be summarised
+    raise UsageError(f"report: {str(folder)!r} holds a damaged results.json ({error!r})") from None
+  except KeyboardInterrupt:
+    message = f"not every figure was drawn (draw them with: indian-optax report {folder})"
+    raise Interrupted(folder, message) from None
+  print(text)
+  return 0
+
+
+def _dataset_and_model(plan: Plan) -> tuple[datasets.Dataset, Any]:
+  options = plan.options
+  try:
+    dataset = datasets.load(options.dataset, seed=options.seed)
   except datasets.DataError as error:
     raise UsageError(f"--dataset: {error}") from None
   try:
     model = models.make_model(
-      plan.model or dataset.default_model, dataset.sample_shape, dataset.num_classes
+      options.model or dataset.default_model, dataset.sample_shape, dataset.num_classes
     )
   except ValueError as error:  # the data's shape, where the model is the default one
-    raise UsageError(f"{'--model' if plan.model else '--dataset'}: {error}") from None
+    raise UsageError(f"{'--model' if options.model else '--dataset'}: {error}") from None
   try:  # the training split the sweep will make, sized by the engine's own rule
-    check_batch_size(plan.batch_size, training_split_size(dataset.y_train, plan.val_fraction))
+    check_batch_size(options.batch_size, training_split_size(dataset.y_train, options.val_fraction))
   except SweepArgumentError as error:
     option = "--" + error.argument.replace("_", "-")
     raise UsageError(f"{option}: {error.message.removeprefix(error.argument + ' ')}") from None

@@ -28,6 +28,15 @@ from jax.sharding import PartitionSpec as P
 from indian_optax.app.results import HISTORIES, EpochRecord, SweepResult, higher_is_better, rank_key
 
 
+class SweepArgumentError(ValueError):
+  """A bad argument of :func:`sweep`, named by ``argument`` (the command line maps it to its
+  option, so one check gives both the API's exception and the command's one line)."""
+
+  def __init__(self, argument: str, message: str, owner: str = "sweep"):
+    super().__init__(f"{owner}: {message}")
+    self.argument, self.message = argument, message
+
+
 class EpochProgress(NamedTuple):
   """What :func:`~indian_optax.app.sweep` reports to ``on_epoch`` after each epoch of each group.
 
@@ -266,7 +275,7 @@ def rung_epochs(epochs: int, eta: float, rungs: Optional[Sequence[int]] = None) 
   epoch before the last: none when ``epochs / eta`` is below 1 (then nothing is cut).
   """
   if not eta > 1:
-    raise ValueError(f"sweep: halving must be > 1, got {eta}")
+    raise SweepArgumentError("halving", f"halving must be > 1, got {eta}")
   if rungs is None:
     rungs, rung = [], epochs / eta  # divided step by step: eta ** k would overflow
     while rung >= 1 and len(rungs) < 64:
@@ -274,9 +283,8 @@ def rung_epochs(epochs: int, eta: float, rungs: Optional[Sequence[int]] = None) 
       rung /= eta
   chosen = sorted({int(r) for r in rungs})
   if any(not 1 <= r < epochs for r in chosen):
-    raise ValueError(
-      f"sweep: rungs must be epochs from 1 to {epochs - 1} (before the last), got {list(rungs)}"
-    )
+    message = f"rungs must be epochs from 1 to {epochs - 1} (before the last), got {list(rungs)}"
+    raise SweepArgumentError("rungs", message)
   return chosen
 
 

@@ -57,6 +57,15 @@ COMPARE_LEARNING_RATES: list[float] = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3]
 """The learning-rate grid every optimizer is tuned on by ``indian-optax compare``."""
 
 
+OPTION_NAMES: dict[str, str] = {
+  "alpha": "alpha", "beta": "beta", "learning_rate": "lr", "sigma": "sigma",
+  "weight_decay": "weight_decay",
+}  # fmt: skip
+"""Hyperparameter -> the command's option that gives it (and the summary's column)."""
+HYPERPARAMETERS: dict[str, str] = {option: name for name, option in OPTION_NAMES.items()}
+"""The command's option -> the hyperparameter it gives."""
+
+
 def default(name: str, hyperparameter: str) -> Any:
   """The default of one of the optimizer's hyperparameters, as its factory declares it."""
   if hyperparameter == "learning_rate":

@@ -1,12 +1,13 @@
 """The command line parsed into a typed :class:`Plan`: every option a value, every check once.
 
 ``parse(argv)`` turns the command line into a :class:`Plan` (or a :class:`Report` for
-``indian-optax report DIR``): lists of numbers are tuples of floats, seeds integers, the
-halving schedule resolved, ``--out`` a path, and every check that needs neither the data
-nor the folder is made here, once, with the engine's own checks and messages. A mistake
-raises :class:`UsageError`, one line. ``Plan.record()`` is what ``results.json`` keeps of
-the work; ``Plan.resumed(metadata)`` is the plan of the interrupted command that ``--resume``
-continues, the options given compared with the recorded ones as the values they stand for.
+``indian-optax report DIR``). The options of the work are one typed :class:`Options`, read
+from the command line's text or, for ``--resume``, from the JSON that ``results.json``
+recorded, through one table of readers (:data:`_READERS`); then one function,
+:func:`_plan`, makes every check that needs neither the data nor the folder, whichever the
+source: its own bounds, the optimizers' own checks, the sweep engine's
+(:func:`~indian_optax.app.sweeping.check_arguments`, :func:`~indian_optax.app.engine.rung_epochs`).
+A mistake raises :class:`UsageError`, one line naming the option.
 """
 
 import argparse
@@ -15,7 +16,7 @@ import math
 import pathlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn, Optional, Union
+from typing import Any, NamedTuple, NoReturn, Optional, Union
 
 import numpy as np
 
@@ -26,8 +27,6 @@ from indian_optax.app.results import SELECTIONS, HalvingRecord, Metadata
 from indian_optax.app.sweeping import SweepArgumentError, check_arguments
 
 PROG = "indian-optax"
-COMMANDS = ("sweep", "compare", "train")
-_INT_MAX, _SEED_MAX = 2**31 - 1, 2**32 - 1
 _EPOCHS_MAX, _SEEDS_MAX, _RUNS_MAX = 10**5, 10**4, 10**6
 """Bounds that keep a command's records in memory (a run keeps every epoch's metrics)."""
 
@@ -36,113 +35,162 @@ class UsageError(Exception):
   """A user mistake: reported as one line, exit status 2."""
 
 
-# Values: each option's parser, raising the one-line message --------------------------------
+# The options of the work ---------------------------------------------------------------------
 
 
-def _number_list(option: str) -> Callable[[str], tuple[float, ...]]:
-  """A comma list of numbers (duplicates dropped, order kept); ranges are checked later."""
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """The options of a command's work, typed: what ``results.json`` records and ``--resume``
+  compares. A hyperparameter option left None stands for the optimizer's default grid or value.
+  """
 
-  def parse(text: str) -> tuple[float, ...]:
-    values = []
-    for item in text.split(","):
-      try:
-        values.append(float(item))
-      except ValueError:
-        raise UsageError(f"{option}: {item.strip()!r} is not a number") from None
-    return tuple(dict.fromkeys(values))
+  dataset: str = "digits"
+  model: Optional[str] = None  # None: the data set's default model
+  epochs: int = 15
+  batch_size: int = 64
+  seed: int = 0  # the first seed, also the seed of the data's splits
+  val_fraction: float = 0.1
+  select: str = "val_accuracy"
+  chunk: Union[int, str] = "auto"
+  optimizer: str = "indian"
+  optimizers: Optional[tuple[str, ...]] = None
+  alpha: Optional[tuple[float, ...]] = None
+  beta: Optional[tuple[float, ...]] = None
+  lr: Optional[tuple[float, ...]] = None
+  sigma: Optional[tuple[float, ...]] = None
+  weight_decay: Optional[tuple[float, ...]] = None
+  seeds: int = 1  # seeds per setting
+  halving: Optional[float] = None
+  rungs: Optional[tuple[int, ...]] = None
 
-  return parse
-
-
-def _bounded_int(low: int, high: int) -> Callable[[str], int]:
-  def parse(text: str) -> int:
-    try:
-      value = int(text)
-    except ValueError:
-      raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not low <= value <= high:
-      bounds = f">= {low}" if high == _INT_MAX else f"in [{low}, {high}]"
-      raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
-    return value
-
-  return parse
-
-
-_positive_int = _bounded_int(1, _INT_MAX)
-
-
-def _rung_list(text: str) -> tuple[int, ...]:
-  values = _number_list("--rungs")(text)
-  if any(v != int(v) for v in values if math.isfinite(v)) or not all(map(math.isfinite, values)):
-    raise UsageError(f"--rungs: rungs are whole epochs, got {text}")
-  return tuple(int(v) for v in values)
+  @property
+  def seed_list(self) -> list[int]:
+    """The seeds of every setting: ``seed``, then the next ``seeds - 1``."""
+    return [self.seed + i for i in range(self.seeds)]
 
 
-def _eta(text: str) -> float:
-  try:
-    value = float(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-  if not (math.isfinite(value) and value > 1):
-    raise argparse.ArgumentTypeError(f"must be > 1, got {text}")
-  return value
-
-
-def _fraction(text: str) -> float:
-  try:
-    value = float(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-  if not 0.0 <= value < 1.0:
-    raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-  return value
-
-
-def _chunk(text: str) -> Union[int, str]:
-  return "auto" if text == "auto" else _positive_int(text)
-
-
-def _names(text: str) -> tuple[str, ...]:
-  return tuple(dict.fromkeys(text.split(",")))
-
-
-# The options, their defaults and what is recorded ------------------------------------------
-
-COMMON_DEFAULTS: dict[str, Any] = {
-  "dataset": "digits", "model": None, "epochs": 15, "batch_size": 64, "seed": 0,
-  "val_fraction": 0.1, "select": "val_accuracy", "chunk": "auto",
+_COMMON = ("dataset", "model", "epochs", "batch_size", "seed", "val_fraction", "select", "chunk")
+COMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
+  "sweep": (*_COMMON, "optimizer", "alpha", "beta", "lr", "sigma", "weight_decay", "seeds",
+            "halving", "rungs"),
+  "compare": (*_COMMON, "optimizers", "lr", "seeds"),
+  "train": (*_COMMON, "optimizer", "alpha", "beta", "lr"),
 }  # fmt: skip
-COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
-  "sweep": dict(optimizer="indian", alpha=None, beta=None, lr=None, sigma=None,
-                weight_decay=None, seeds=1, halving=None, rungs=None),
-  "compare": dict(optimizers=None, lr=None, seeds=3),
-  "train": dict(optimizer="indian", alpha=None, beta=None, lr=None),
-}  # fmt: skip
-"""Every recorded option's default (None: the optimizer's default grid or value)."""
-_RUN_DEFAULTS: dict[str, Any] = {
-  "out": None, "force": False, "resume": False, "compile_cache": None, "no_compile_cache": False,
-}  # fmt: skip
+"""The options of each command's work (the rest of :class:`Options` keep their defaults)."""
+_COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {"compare": {"seeds": 3}}
+"""Where a command's default differs from :class:`Options`'."""
+_DEFAULTS = Options()
+RUN_OPTIONS = ("out", "force", "resume", "compile_cache", "no_compile_cache")
 """Options about this run of the command, not about the work: never recorded."""
-_FROM_TEXT: dict[str, Callable[[str], Any]] = {
-  "epochs": _bounded_int(1, _EPOCHS_MAX), "batch_size": _positive_int,
-  "seed": _bounded_int(0, _SEED_MAX), "val_fraction": _fraction, "chunk": _chunk,
-  "seeds": _bounded_int(1, _SEEDS_MAX), "halving": _eta,
-  "rungs": _rung_list, "optimizers": _names,
-  **{name: _number_list(f"--{name.replace('_', '-')}") for name in
-     ("alpha", "beta", "lr", "sigma", "weight_decay")},
-}  # fmt: skip
-"""Option -> the parser of its text (the rest are strings)."""
 
 
 def _option(name: str) -> str:
-  """The command-line spelling of an option or hyperparameter (learning_rate is --lr)."""
-  return {"learning_rate": "--lr"}.get(name, "--" + name.replace("_", "-"))
+  """The command-line spelling of an option or a hyperparameter (learning_rate is --lr)."""
+  return "--" + optimizers.OPTION_NAMES.get(name, name).replace("_", "-")
 
 
 def _shown(value: Any) -> str:
   if isinstance(value, (tuple, list)):
     return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
   return str(value)
+
+
+# Reading a value: from the command line's text, or from the JSON results.json recorded ------
+
+
+def _integer(text: str) -> int:
+  try:
+    return int(text)
+  except ValueError:
+    raise ValueError(f"{text!r} is not an integer") from None
+
+
+def _number(text: str) -> float:
+  try:
+    return float(text)
+  except ValueError:
+    raise ValueError(f"{text.strip()!r} is not a number") from None
+
+
+def _numbers(text: str) -> tuple[float, ...]:
+  """A comma list of numbers (duplicates dropped, order kept)."""
+  return tuple(dict.fromkeys(_number(item) for item in text.split(",")))
+
+
+def _whole_numbers(text: str) -> tuple[int, ...]:
+  values = _numbers(text)
+  if not all(math.isfinite(v) and v == int(v) for v in values):
+    raise ValueError(f"rungs are whole epochs, got {text}")
+  return tuple(int(v) for v in values)
+
+
+def _names(text: str) -> tuple[str, ...]:
+  return tuple(dict.fromkeys(text.split(",")))
+
+
+def _chunk(text: str) -> Union[int, str]:
+  return "auto" if text == "auto" else _integer(text)
+
+
+class _Reader(NamedTuple):
+  """How one option's value is read: from its text, and the JSON types it is recorded as."""
+
+  text: Callable[[str], Any]
+  recorded_as: tuple[type, ...]  # a list of these for a listed option
+
+  def from_json(self, value: Any) -> Any:
+    if self.text in _LISTED:
+      if isinstance(value, str):  # format 3 of release 0.2 recorded lists as the text given
+        return self.text(value)
+      if not isinstance(value, list) or not all(self._is(v) for v in value):
+        raise ValueError(f"recorded as {value!r}")
+      return tuple(dict.fromkeys(self._as(v) for v in value))
+    if not self._is(value):
+      raise ValueError(f"recorded as {value!r}")
+    return self._as(value)
+
+  def _is(self, value: Any) -> bool:
+    return isinstance(value, self.recorded_as) and not isinstance(value, bool)
+
+  def _as(self, value: Any) -> Any:
+    return float(value) if float in self.recorded_as else value
+
+
+_LISTED = (_numbers, _whole_numbers, _names)
+_STRING, _INTEGER, _NUMBER = (
+  _Reader(str, (str,)),
+  _Reader(_integer, (int,)),
+  _Reader(_number, (int, float)),
+)
+_READERS: dict[str, _Reader] = {
+  "dataset": _STRING, "model": _STRING, "select": _STRING, "optimizer": _STRING,
+  "epochs": _INTEGER, "batch_size": _INTEGER, "seed": _INTEGER, "seeds": _INTEGER,
+  "val_fraction": _NUMBER, "halving": _NUMBER,
+  "chunk": _Reader(_chunk, (int, str)),
+  "optimizers": _Reader(_names, (str,)), "rungs": _Reader(_whole_numbers, (int,)),
+  **{name: _Reader(_numbers, (int, float)) for name in optimizers.OPTION_NAMES.values()},
+}  # fmt: skip
+"""Every option of the work -> its reader."""
+
+
+def _read(command: str, values: Mapping[str, Any], source: str) -> Options:
+  """The :class:`Options` of ``command`` from ``values`` (text or recorded JSON) over the
+  defaults; a value of another command's option is ignored."""
+  typed = dict(_COMMAND_DEFAULTS.get(command, {}))
+  for name, value in values.items():
+    if name not in COMMAND_OPTIONS[command]:
+      continue
+    reader = _READERS[name]
+    try:
+      if value is None and source == "json":
+        if getattr(_DEFAULTS, name) is not None:
+          raise ValueError("recorded as null")
+        typed[name] = None
+      else:
+        typed[name] = reader.text(value) if source == "text" else reader.from_json(value)
+    except ValueError as error:
+      raise UsageError(f"{_option(name)}: {error}") from None
+  return Options(**typed)
 
 
 # The plan --------------------------------------------------------------------------------
@@ -179,9 +227,8 @@ class Plan:
   Attributes:
     command: ``sweep``, ``compare`` or ``train``.
     arguments: the command line as given.
-    options: every recorded option's value, defaults filled in (typed: tuples of floats
-      for lists; None where the optimizer's own default grid or value applies).
-    given: the recorded options written on the command line.
+    options: the options of the work, defaults filled in.
+    given: the options of the work written on the command line.
     sweeps: the sweeps to run, one per optimizer.
     halving: the halving schedule (rungs resolved), None for a full sweep.
     out, force, resume, compile_cache, no_compile_cache: this run of the command.
@@ -189,227 +236,171 @@ class Plan:
 
   command: str
   arguments: tuple[str, ...]
-  options: Mapping[str, Any]
+  options: Options
   given: frozenset[str]
   sweeps: tuple[OptimizerSweep, ...]
   halving: Optional[HalvingRecord]
-  out: Optional[pathlib.Path]
-  force: bool
-  resume: bool
-  compile_cache: Optional[pathlib.Path]
-  no_compile_cache: bool
-
-  @property
-  def epochs(self) -> int:
-    return self.options["epochs"]
-
-  @property
-  def batch_size(self) -> int:
-    return self.options["batch_size"]
+  out: Optional[pathlib.Path] = None
+  force: bool = False
+  resume: bool = False
+  compile_cache: Optional[pathlib.Path] = None
+  no_compile_cache: bool = False
 
   @property
   def seeds(self) -> list[int]:
-    """The seeds of every setting: --seed, then the next --seeds - 1."""
-    return _seeds(self.options)
+    """The seeds of every setting."""
+    return self.options.seed_list
 
-  @property
-  def first_seed(self) -> int:
-    """--seed: the first seed, also the seed of the data's splits."""
-    return self.options["seed"]
-
-  @property
-  def dataset(self) -> str:
-    return self.options["dataset"]
-
-  @property
-  def model(self) -> Optional[str]:
-    """--model, None for the data set's default model."""
-    return self.options["model"]
-
-  @property
-  def val_fraction(self) -> float:
-    return self.options["val_fraction"]
-
-  @property
-  def select(self) -> str:
-    return self.options["select"]
-
-  @property
-  def chunk(self) -> Union[int, str]:
-    return self.options["chunk"]
+  def value(self, name: str) -> Any:
+    """An option's value, a hyperparameter left to its default as the values it stood for
+    (None: not used by this command's optimizers)."""
+    value = getattr(self.options, name)
+    hyperparameter = optimizers.HYPERPARAMETERS.get(name)
+    if value is not None or hyperparameter is None:
+      return value
+    for sweep in self.sweeps:
+      if hyperparameter in sweep.grid:
+        return sweep.grid[hyperparameter]
+      if sweep.static.get(hyperparameter) is not None:
+        return (sweep.static[hyperparameter],)
+    return None
 
   def record(self) -> dict[str, Any]:
-    """The recorded options as JSON values (what ``results.json`` keeps under "options"),
-    each hyperparameter left to its default given as the values it stood for."""
-    options = dict(self.options)
-    for option in _HYPERPARAMETER_OPTIONS:
-      if options.get(option, ...) is None:
-        options[option] = self._values_of(option)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
-
-  def _values_of(self, option: str) -> Optional[tuple[float, ...]]:
-    """The values a hyperparameter option took in the sweeps (None: not used)."""
-    name = "learning_rate" if option == "lr" else option
-    for sweep in self.sweeps:
-      if name in sweep.grid:
-        return sweep.grid[name]
-      value = sweep.static.get(name)
-      if value is not None:
-        return (value,)
-    return None
+    """The options of the work as JSON values (``results.json``'s "options"), each
+    hyperparameter left to its default given as the values it stood for."""
+    values = {name: self.value(name) for name in COMMAND_OPTIONS[self.command]}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
   def resumed(self, recorded: Metadata, folder: pathlib.Path) -> "Plan":
     """The plan of the interrupted command ``recorded``, which the options given must equal
-    (as the values they stand for: ``--lr 0.1`` equals a recorded default of 0.1).
+    as the values they stand for (``--lr 0.1`` equals a recorded default of 0.1).
 
     Raises:
-      UsageError: an option given differs from the recorded one, or the record cannot be
-        read or run (a hand-edited or damaged ``results.json``).
+      UsageError: an option given differs from the recorded one; the record cannot be read
+        or run (a hand-edited or damaged ``results.json``); a halving sweep.
     """
     try:
-      old = _from_record(self.command, recorded.options)
-      previous = _plan(self.command, recorded.arguments, old, frozenset(old), _RUN_DEFAULTS)
+      options = _read(self.command, {**recorded.options, "model": recorded.model}, "json")
+      run = {name: getattr(self, name) for name in RUN_OPTIONS}
+      previous = _plan(self.command, recorded.arguments, options, frozenset(), **run)
     except UsageError as error:
       message = f"--resume: {str(folder)!r} records options that cannot run: {error}"
       raise UsageError(message) from None
-    given, then = self.record(), previous.record() | {"model": recorded.model}
+    if previous.halving is not None or self.halving is not None:
+      raise UsageError(
+        "--resume: a --halving sweep is not resumed (it saves when it ends): run the command "
+        "again without --resume to start it over"
+      )
     for name in sorted(self.given):
-      if given[name] is not None and given[name] != then[name]:
+      if self.value(name) != previous.value(name):
         raise UsageError(
-          f"{_option(name)}: {_shown(given[name])} differs from {_shown(then[name])} recorded "
-          f"in {str(folder)!r}; --resume needs the arguments of the interrupted command"
+          f"{_option(name)}: {_shown(self.value(name))} differs from "
+          f"{_shown(previous.value(name))} recorded in {str(folder)!r}; --resume needs the "
+          "arguments of the interrupted command"
         )
-    run = {name: getattr(self, name) for name in _RUN_DEFAULTS}
-    return dataclasses.replace(previous, **run)
-
-
-_HYPERPARAMETER_OPTIONS = ("alpha", "beta", "lr", "sigma", "weight_decay")
-
-
-def _from_record(command: str, recorded: Mapping[str, Any]) -> dict[str, Any]:
-  """Recorded options as typed values, read through the command line's own parsers."""
-  defaults = {**COMMON_DEFAULTS, **COMMAND_DEFAULTS[command]}
-  values: dict[str, Any] = {}
-  for name, value in recorded.items():
-    if name not in defaults:  # not an option of this command's work
-      continue
-    if value is None:
-      if defaults[name] is not None:
-        raise UsageError(f"{_option(name)}: recorded as null")
-      values[name] = None
-      continue
-    if isinstance(value, list):
-      text = ",".join(map(str, value))
-    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-      text = str(value)  # 3.0 for an integer option is refused, as it would be typed
-    else:
-      raise UsageError(f"{_option(name)}: recorded as {value!r}")
-    try:
-      values[name] = _FROM_TEXT[name](text) if name in _FROM_TEXT else text
-    except argparse.ArgumentTypeError as error:
-      raise UsageError(f"{_option(name)}: {error}") from None
-  if values.get("select", COMMON_DEFAULTS["select"]) not in SELECTIONS:
-    raise UsageError(f"--select: recorded as {values['select']!r}")
-  return values
+    return previous
 
 
 def _plan(
   command: str,
   arguments: Sequence[str],
-  given: Mapping[str, Any],
-  given_names: frozenset[str],
-  run: Mapping[str, Any],
+  options: Options,
+  given: frozenset[str],
+  **run: Any,
 ) -> Plan:
-  """The checked plan of ``command`` with the ``given`` options over the defaults."""
-  defaults = {**COMMON_DEFAULTS, **COMMAND_DEFAULTS[command]}
-  options = {**defaults, **{k: v for k, v in given.items() if k in defaults}}
-  _check_run(run, options)
+  """The checked plan of ``command``: every check that needs neither data nor folder, once.
+  ``run``: the options of this run of the command (:data:`RUN_OPTIONS`) that were given."""
+  if run.get("force") and run.get("resume"):
+    raise UsageError("--force and --resume exclude each other")
+  if run.get("resume") and not run.get("out"):
+    raise UsageError("--resume: name the folder to continue with --out DIR")
+  _check_bounds(options)
   sweeps = tuple(_SWEEPS[command](options))
   for sweep in sweeps:
     _check_values(sweep)
-  halving = _halving(options)
   _check_options(options, sweeps[0])
-  paths = {k: None if run[k] is None else pathlib.Path(run[k]) for k in ("out", "compile_cache")}
-  return Plan(
-    command, tuple(arguments), options, given_names & set(defaults), sweeps, halving,
-    out=paths["out"], force=run["force"], resume=run["resume"],
-    compile_cache=paths["compile_cache"], no_compile_cache=run["no_compile_cache"],
-  )  # fmt: skip
+  halving = _halving(options)
+  paths = {k: pathlib.Path(run[k]) for k in ("out", "compile_cache") if run.get(k) is not None}
+  return Plan(command, tuple(arguments), options, given, sweeps, halving, **(run | paths))
 
 
-def _check_run(run: Mapping[str, Any], options: Mapping[str, Any]) -> None:
-  if run["force"] and run["resume"]:
-    raise UsageError("--force and --resume exclude each other")
-  if run["resume"] and not run["out"]:
-    raise UsageError("--resume: name the folder to continue with --out DIR")
-  if options.get("halving") is not None and run["resume"]:
-    raise UsageError("--resume: a --halving sweep cannot be resumed (it saves at the end)")
+def _check_bounds(options: Options) -> None:
+  """The command's own bounds (the engine has no such limits): the records stay in memory,
+  and a chunk is a number of configurations or auto."""
+  if options.epochs > _EPOCHS_MAX:
+    raise UsageError(f"--epochs: must be <= {_EPOCHS_MAX}, got {options.epochs}")
+  if not 1 <= options.seeds <= _SEEDS_MAX:
+    raise UsageError(f"--seeds: must be in [1, {_SEEDS_MAX}], got {options.seeds}")
+  if options.chunk != "auto" and not (isinstance(options.chunk, int) and options.chunk >= 1):
+    raise UsageError(f"--chunk: must be >= 1 or auto, got {options.chunk}")
 
 
-def _check_options(options: Mapping[str, Any], sweep: OptimizerSweep) -> None:
+def _check_options(options: Options, sweep: OptimizerSweep) -> None:
   """The engine's own checks (once, with its messages), the data set's name, the model's."""
-  seeds = _seeds(options)
+  seeds = options.seed_list
   if sweep.settings * len(seeds) > _RUNS_MAX:
     raise UsageError(
       f"--seeds: {sweep.settings} settings x {len(seeds)} seeds is more than {_RUNS_MAX:,} "
       "runs: split the sweep"
     )
   try:
-    check_arguments(sweep.grid, seeds, options["epochs"], options["batch_size"],
-                    options["select"], options["val_fraction"], None)  # fmt: skip
+    check_arguments(sweep.grid, seeds, options.epochs, options.batch_size, options.select,
+                    options.val_fraction, None)  # fmt: skip
   except SweepArgumentError as error:
-    option = "--seed" if error.argument == "seeds" else _option(error.argument)
-    raise UsageError(f"{option}: {error.message.removeprefix(error.argument + ' ')}") from None
+    raise UsageError(_as_option(error)) from None
   try:
-    datasets.check_name(options["dataset"])
+    datasets.check_name(options.dataset)
   except datasets.DataError as error:
     raise UsageError(f"--dataset: {error}") from None
-  if options["model"] is not None and options["model"] not in models.MODELS:
-    model = options["model"]
+  if options.model is not None and options.model not in models.MODELS:
+    model = options.model
     raise UsageError(f"--model: unknown model {model!r}: use {' or '.join(models.MODELS)}")
 
 
-def _seeds(options: Mapping[str, Any]) -> list[int]:
-  return [options["seed"] + i for i in range(options.get("seeds", 1))]
+def _as_option(error: SweepArgumentError) -> str:
+  """An engine's argument error as the command's one line (its ``seeds`` are --seed's)."""
+  if error.argument == "seeds":
+    return f"--seed: {error.message} (the seeds are --seed to --seed + --seeds - 1)"
+  return f"{_option(error.argument)}: {error.message.removeprefix(error.argument + ' ')}"
 
 
-def _values(options: Mapping[str, Any], name: str, hyperparameter: str, grid: bool) -> tuple:
+def _values(options: Options, name: str, hyperparameter: str, grid: bool) -> tuple:
   """A hyperparameter's values: its option's, else the default grid (a sweep) or value."""
-  given = options.get("lr" if hyperparameter == "learning_rate" else hyperparameter)
+  given = getattr(options, optimizers.OPTION_NAMES[hyperparameter])
   if given is not None:
     return given
   default_grid = optimizers.SWEEP_GRIDS.get(name, {}) if grid else {}
   return tuple(default_grid.get(hyperparameter, [optimizers.default(name, hyperparameter)]))
 
 
-def _single(options: Mapping[str, Any], name: str, hyperparameter: str) -> Any:
+def _single(options: Options, name: str, hyperparameter: str) -> Any:
   values = _values(options, name, hyperparameter, grid=False)
   if len(values) != 1:
     raise UsageError(f"{_option(hyperparameter)}: give one value, got {len(values)}")
   return values[0]
 
 
-def _sweep_sweeps(options: Mapping[str, Any]) -> list[OptimizerSweep]:
-  name = options["optimizer"]
+def _sweep_sweeps(options: Options) -> list[OptimizerSweep]:
+  name = options.optimizer
   if name not in optimizers.SWEPT:
     raise UsageError(
       f"--optimizer: {name!r} is not swept here: use {' or '.join(optimizers.SWEPT)}"
     )
-  if options["sigma"] is not None and "sigma" not in optimizers.SWEPT[name]:
+  if options.sigma is not None and "sigma" not in optimizers.SWEPT[name]:
     raise UsageError(f"--sigma: only for --optimizer innaprop, not {name}")
   grid = {h: _values(options, name, h, grid=True) for h in optimizers.SWEPT[name]}
   return [OptimizerSweep(name, grid, {"weight_decay": _single(options, name, "weight_decay")})]
 
 
-def _compare_sweeps(options: Mapping[str, Any]) -> list[OptimizerSweep]:
-  names = options["optimizers"] or tuple(optimizers.FACTORIES)
+def _compare_sweeps(options: Options) -> list[OptimizerSweep]:
+  names = options.optimizers or tuple(optimizers.FACTORIES)
   unknown = [n for n in names if n not in optimizers.FACTORIES]
   if unknown:
     raise UsageError(
       f"--optimizers: unknown {', '.join(repr(n) for n in unknown)}; "
       f"choose from {', '.join(optimizers.FACTORIES)}"
     )
-  lrs = options["lr"] or tuple(optimizers.COMPARE_LEARNING_RATES)
+  lrs = options.lr or tuple(optimizers.COMPARE_LEARNING_RATES)
   grids = [optimizers.default_grid(name) | {"learning_rate": lrs} for name in names]
   return [
     OptimizerSweep(n, {k: tuple(v) for k, v in g.items()}, {})
@@ -417,13 +408,13 @@ def _compare_sweeps(options: Mapping[str, Any]) -> list[OptimizerSweep]:
   ]
 
 
-def _train_sweeps(options: Mapping[str, Any]) -> list[OptimizerSweep]:
-  name = options["optimizer"]
+def _train_sweeps(options: Options) -> list[OptimizerSweep]:
+  name = options.optimizer
   if name not in optimizers.FACTORIES:
     raise UsageError(
       f"--optimizer: unknown {name!r}; choose from {', '.join(optimizers.FACTORIES)}"
     )
-  if name not in optimizers.SWEPT and (options["alpha"] is not None or options["beta"] is not None):
+  if name not in optimizers.SWEPT and (options.alpha is not None or options.beta is not None):
     raise UsageError(f"--alpha/--beta: {name} has no alpha or beta")
   grid = {h: (_single(options, name, h),) for h in optimizers.default_grid(name)}
   return [OptimizerSweep(name, grid, {})]
@@ -468,14 +459,14 @@ def _check_values(sweep: OptimizerSweep) -> None:
           ) from None
 
 
-def _halving(options: Mapping[str, Any]) -> Optional[HalvingRecord]:
+def _halving(options: Options) -> Optional[HalvingRecord]:
   """The halving schedule (None for a full sweep), its rungs resolved and checked."""
-  eta, rungs = options.get("halving"), options.get("rungs")
+  eta, rungs = options.halving, options.rungs
   if eta is None:
     if rungs is not None:
       raise UsageError("--rungs: only with --halving")
     return None
-  epochs = options["epochs"]
+  epochs = options.epochs
   if epochs < 2:  # a rung is an epoch before the last: none exists
     raise UsageError(
       f"--halving: cuts settings after an epoch before the last, and --epochs {epochs} has "
@@ -483,8 +474,8 @@ def _halving(options: Mapping[str, Any]) -> Optional[HalvingRecord]:
     )
   try:
     chosen = tuple(engine.rung_epochs(epochs, eta, rungs))
-  except ValueError as error:
-    raise UsageError(f"--rungs: {str(error).removeprefix('sweep: ')}") from None
+  except SweepArgumentError as error:
+    raise UsageError(_as_option(error)) from None
   if not chosen:
     raise UsageError(
       f"--halving: {eta:g} leaves no rung before epoch {epochs} (epochs / eta rounds to no "
@@ -510,7 +501,7 @@ def _listed(values: Sequence[float]) -> str:
 
 
 def _common(common: argparse.ArgumentParser) -> None:
-  add, d = common.add_argument, COMMON_DEFAULTS
+  add, d = common.add_argument, dataclasses.asdict(_DEFAULTS)
   add("--dataset", help=f"digits, mnist1d, or the path of an .npz file (default: {d['dataset']})")
   add("--model", help="mlp or cnn (default: mlp for digits and flat inputs, else cnn)")
   add("--epochs", help=f"passes over the training set (default: {d['epochs']})")
@@ -546,7 +537,7 @@ def _sweep_options(add: Callable[..., Any]) -> None:
   add("--sigma", help=f"innaprop only: comma list (default: {default('innaprop', 'sigma'):g})")
   decays = {n: _listed([default(n, "weight_decay") or 0.0]) for n in grids}
   add("--weight-decay", help=f"one value (default: {each(decays)})")
-  add("--seeds", help=f"seeds per grid point (default: {COMMAND_DEFAULTS['sweep']['seeds']})")
+  add("--seeds", help=f"seeds per grid point (default: {_DEFAULTS.seeds})")
   add("--halving", help="successive halving: keep the best 1/ETA of the settings at each rung "
       "(e.g. 3; default: train every setting to the end)")  # fmt: skip
   add("--rungs", help="with --halving: comma list of the epochs to cut after "
@@ -557,7 +548,7 @@ def _compare_options(add: Callable[..., Any]) -> None:
   add("--optimizers", help=f"comma list (default: {','.join(optimizers.FACTORIES)})")
   lrs = _listed(optimizers.COMPARE_LEARNING_RATES)
   add("--lr", help=f"learning-rate grid tuned for each (default: {lrs})")
-  add("--seeds", help=f"seeds per setting (default: {COMMAND_DEFAULTS['compare']['seeds']})")
+  add("--seeds", help=f"seeds per setting (default: {_COMMAND_DEFAULTS['compare']['seeds']})")
 
 
 def _train_options(add: Callable[..., Any]) -> None:
@@ -613,11 +604,5 @@ def parse(argv: Sequence[str]) -> Union[Plan, Report]:
     raise UsageError("choose a command: sweep, compare, train or report (see --help)")
   if command == "report":
     return Report(pathlib.Path(given["folder"]))
-  values = {}
-  for name, text in given.items():
-    try:
-      values[name] = _FROM_TEXT[name](text) if name in _FROM_TEXT else text
-    except argparse.ArgumentTypeError as error:
-      raise UsageError(f"{_option(name)}: {error}") from None
-  run = {**_RUN_DEFAULTS, **{k: v for k, v in values.items() if k in _RUN_DEFAULTS}}
-  return _plan(command, argv, values, frozenset(values), run)
+  run = {name: given.pop(name) for name in RUN_OPTIONS if name in given}
+  return _plan(command, argv, _read(command, given, "text"), frozenset(given), **run)

@@ -1,20 +1,19 @@
-"""What a command shows: the summary it prints and the figures it draws, and ``report DIR``.
+"""What a command shows: the summary it prints and the figures it draws.
 
 Everything here reads a :class:`~indian_optax.app.SweepResult` and its
 :class:`~indian_optax.app.results.Metadata`; nothing is re-derived from files.
 """
 
 import functools
+import io
 import math
 import pathlib
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
-from indian_optax.app import plots, results_files, run_folder
-from indian_optax.app.plan import UsageError
+from indian_optax.app import plots
+from indian_optax.app.optimizers import OPTION_NAMES
 from indian_optax.app.results import SELECTIONS, Setting, SweepResult
-
-_SHORT = {"learning_rate": "lr"}
 
 
 def _epochs(n: int) -> str:
@@ -33,7 +32,7 @@ def _mean_std(setting: Setting, metric: str, digits: int = 4) -> str:
 def _table(result: SweepResult, settings: Sequence[Setting]) -> list[str]:
   names = result.hyperparameter_names
   named = any("optimizer" in s.hyperparameters for s in settings)
-  header = ["rank"] + ["optimizer"] * named + [_SHORT.get(n, n) for n in names]
+  header = ["rank"] + ["optimizer"] * named + [OPTION_NAMES.get(n, n) for n in names]
   header += ["seeds", "val accuracy", "test accuracy", "train loss", "diverged"]
   stopped = any(not s.trained_to_end for s in settings)
   header += ["epochs"] * stopped
@@ -99,7 +98,7 @@ def summary(
   if not ranked:
     return "\n".join([*lines, "no run has finished", *_files(files)])
   best = ranked[0]
-  chosen = " ".join(f"{_SHORT.get(k, k)}={v}" for k, v in best.hyperparameters.items())
+  chosen = " ".join(f"{OPTION_NAMES.get(k, k)}={v}" for k, v in best.hyperparameters.items())
   lines.append(
     f"chosen: {chosen}: test accuracy {_mean_std(best, 'final_test_accuracy')}"
     + (f", {best.diverged} of its runs diverged" if best.diverged else "")
@@ -145,30 +144,8 @@ def _heatmap(result: SweepResult, path: pathlib.Path, *, metric: str, title: str
   plots.heatmap(result, path, metric=metric, title=title)
 
 
-def draw(result: SweepResult, folder: pathlib.Path) -> list[pathlib.Path]:
-  """Writes the result's figures into ``folder`` (each atomically); returns their paths."""
-  drawn = []
-  for name, drawing in figures(result).items():
-    run_folder.write_png(folder / name, drawing)
-    drawn.append(folder / name)
-  return drawn
-
-
-def report(folder: pathlib.Path) -> int:
-  """``indian-optax report DIR``: redraws the plots of a saved folder, reprints its summary."""
-  try:
-    result = SweepResult.load(folder)  # a damaged document: a ValueError saying so
-  except ValueError as error:
-    raise UsageError(f"report: {error}") from None
-  folder = folder if folder.is_dir() else folder.parent
-  try:
-    with run_folder.locked(folder):
-      drawn = draw(result, folder) if result.configs else []
-      files = [folder / results_files.RESULTS_JSON, folder / results_files.RESULTS_CSV]
-      text = summary(result, [*files, *drawn])
-  except (run_folder.FolderError, OSError) as error:
-    raise UsageError(f"report: {error}") from None
-  except results_files.DAMAGED as error:  # read, but its values cannot be summarised
-    raise UsageError(f"report: {str(folder)!r} holds a damaged results.json ({error!r})") from None
-  print(text)
-  return 0
+def png(drawing: Callable[[Any], Any]) -> bytes:
+  """The PNG that ``drawing`` (a value of :func:`figures`) draws, in memory."""
+  image = io.BytesIO()
+  drawing(image)
+  return image.getvalue()

@@ -7,13 +7,12 @@ set under ``"files"``), ``results.csv`` and PNG plots. Replacing a result set
 
 import contextlib
 import errno
-import io
 import os
 import pathlib
 from collections.abc import Iterator
 from typing import Optional
 
-from indian_optax.app.results_files import RESULTS_CSV, RESULTS_JSON, write_atomically
+from indian_optax.app.results_files import RESULTS_CSV, RESULTS_JSON
 
 try:
   import fcntl
@@ -102,13 +101,12 @@ def locked(path: pathlib.Path) -> Iterator[None]:
     os.close(handle)
 
 
-def result_files(
-  path: pathlib.Path, document: Optional[dict], plot_names: list[str]
-) -> list[pathlib.Path]:
+def result_files(path: pathlib.Path, document: Optional[dict]) -> list[pathlib.Path]:
   """The files of the result set in the folder: those its ``document`` (results.json)
-  records, and the standard names present."""
+  records (a figure is written together with the document that lists it), and the results
+  files themselves."""
   recorded = (document or {}).get("files", [])
-  names = set(recorded) | {RESULTS_JSON, RESULTS_CSV, *plot_names}
+  names = set(recorded) | {RESULTS_JSON, RESULTS_CSV}
   names = {n for n in names if isinstance(n, str) and pathlib.Path(n).name == n}
   return sorted(path / n for n in names if (path / n).is_file())
 
@@ -117,11 +115,3 @@ def remove(files: list[pathlib.Path]) -> None:
   """Removes a previous result set, ``results.json`` last (so a crash leaves it recognisable)."""
   for file in sorted(files, key=lambda f: f.name == RESULTS_JSON):
     file.unlink(missing_ok=True)
-
-
-def write_png(path: pathlib.Path, draw) -> None:
-  """Draws a figure with ``draw(file)`` into memory and writes it as every result file is
-  written (:func:`~indian_optax.app.results_files.write_atomically`)."""
-  image = io.BytesIO()
-  draw(image)
-  write_atomically(path, image.getvalue())

@@ -52,7 +52,7 @@ import numpy as np
 import optax
 
 from indian_optax.app import engine
-from indian_optax.app.engine import EpochProgress, Placement, Splits, SweepJob
+from indian_optax.app.engine import EpochProgress, Placement, Splits, SweepArgumentError, SweepJob
 from indian_optax.app.results import SELECTIONS, SweepResult
 
 Params = Any
@@ -83,15 +83,6 @@ def held_out_per_class(y: np.ndarray, fraction: float) -> dict[Any, int]:
     label: min(int(np.floor(fraction * size + 0.5)), max(int(size) - 1, 0))
     for label, size in zip(labels.tolist(), sizes.tolist(), strict=True)
   }
-
-
-class SweepArgumentError(ValueError):
-  """A bad argument of :func:`sweep`, named by ``argument`` (the command line maps it to its
-  option, so one check gives both the API's exception and the command's one line)."""
-
-  def __init__(self, argument: str, message: str, owner: str = "sweep"):
-    super().__init__(f"{owner}: {message}")
-    self.argument, self.message = argument, message
 
 
 def training_split_size(y: np.ndarray, fraction: float, owner: str = "sweep") -> int:
@@ -153,10 +144,9 @@ def check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, valid
   for name, values in grid.items():
     if len(values) == 0:
       raise SweepArgumentError("grid", f"no values for {name!r}")
-  if epochs < 1 or batch_size < 1:
-    culprit = "epochs" if epochs < 1 else "batch_size"
-    message = f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}"
-    raise SweepArgumentError(culprit, message)
+  for argument, value in (("epochs", epochs), ("batch_size", batch_size)):
+    if value < 1:
+      raise SweepArgumentError(argument, f"{argument} must be >= 1, got {value}")
   if len(seeds) == 0:
     raise SweepArgumentError("seeds", "seeds is empty: give at least one seed")
   bad = [s for s in seeds if int(s) != s or not 0 <= s < 2**32]

@@ -406,7 +406,8 @@ def test_a_batch_as_large_as_the_training_split_is_one_minibatch(problem, indian
   [
     (dict(grid={}), "the grid is empty"),
     (dict(grid={"alpha": []}), "no values for 'alpha'"),
-    (dict(epochs=0), "epochs and batch_size must be >= 1"),
+    (dict(epochs=0), "epochs must be >= 1, got 0"),
+    (dict(batch_size=0), "batch_size must be >= 1, got 0"),
     (dict(batch_size=1000), "batch_size 1000 exceeds the 135 training samples"),
     (dict(seeds=[]), "seeds is empty"),
     (dict(seeds=[-1]), r"seeds must be integers in \[0, 2\*\*32\), got -1"),

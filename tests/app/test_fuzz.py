@@ -1,10 +1,11 @@
-"""A fuzzed command line: every drawn command ends in a complete result or one line and exit 2.
+"""Fuzzed command lines: every one is a checked plan or one line naming the culprit.
 
-Hypothesis draws commands (sweep, train, compare, report), options and values, valid
-and invalid: every list option a list of 0 to 5 values (each drawn valid or not, so lists
-of different lengths meet in one grid), sizes at the edges of the data, out-of-range
-fractions, unknown names, data files that are folders or not data. Each command runs
-in-process on tiny data. The contract (docs/sweeps.md):
+``plan.parse`` is fuzzed on its own, thousands of command lines in seconds: every command,
+every option of it, every list option a list of 0 to 5 values (each drawn valid or not, so
+lists of different lengths meet in one grid), bad numbers, repeated options, unknown names.
+Each ends in a :class:`Plan` whose grid holds the values given and whose record resumes to the
+same plan, or in a one-line :class:`UsageError`; nothing else escapes. A few drawn command
+lines then run end to end on tiny data (docs/sweeps.md's contract):
 
 * exit 0, with a complete ``results.json`` in ``--out`` (``report``: a summary); or
 * exit 2, with one line on stderr naming the culprit, nothing on stdout, and no new
@@ -13,13 +14,16 @@ in-process on tiny data. The contract (docs/sweeps.md):
 """
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indian_optax.app import cli
+from indian_optax.app import cli, optimizers
+from indian_optax.app.plan import Plan, Report, UsageError, parse
+from indian_optax.app.results import Metadata
 
 TRAIN, TEST, CLASSES = 48, 16, 3
 
@@ -94,14 +98,17 @@ DATASETS = st.sampled_from(["good"] * 6 + ["partial", "text", "folder", "missing
 
 
 @st.composite
-def commands(draw):
-  """(argv without --out, whether the command is ``report``)."""
+def commands(draw, repeat=False, options=7):
+  """(argv without --out, whether the command is ``report``), data files named as in
+  :func:`files`; ``repeat``: an option may come twice; at most ``options`` options."""
   command = draw(st.sampled_from(["sweep", "train", "compare", "report"]))
   if command == "report":
     return ["report", draw(st.sampled_from(["finished", "folder", "text", "missing"]))], True
   argv = [command, "--dataset", draw(DATASETS)]
   choices = {**OPTIONS, **PER_COMMAND[command]}
-  for option in draw(st.lists(st.sampled_from(sorted(choices)), max_size=6, unique=True)):
+  for option in draw(
+    st.lists(st.sampled_from(sorted(choices)), max_size=options, unique=not repeat)
+  ):
     value = draw(choices[option])
     # A value that starts with "-" has to be attached (argparse's rule, said by the command).
     argv += [f"{option}={value}"] if value.startswith("-") else [option, value]
@@ -112,9 +119,71 @@ def commands(draw):
   return argv, False
 
 
+@settings(max_examples=1500, derandomize=True, deadline=None)
+@given(drawn=commands(repeat=True, options=4), resume=st.booleans())
+def test_every_command_line_is_a_checked_plan_or_one_line(drawn, resume):
+  argv, is_report = drawn
+  argv = ["digits" if token == "good" else token for token in argv]
+  argv = argv if is_report else [*argv, "--out", "x"] + ["--resume"] * resume
+  try:
+    plan = parse(argv)
+  except UsageError as error:
+    assert str(error) and "\n" not in str(error), argv
+    assert str(error).startswith(
+      ("--", "choose a command", "invalid choice", "unrecognized arguments")
+    ), str(error)
+    return
+  if isinstance(plan, Report):
+    return
+  for sweep in plan.sweeps:  # the values given, once each, in the order given
+    for hyperparameter, values in sweep.grid.items():
+      option = "--" + optimizers.OPTION_NAMES[hyperparameter].replace("_", "-")
+      if option in argv and plan.command != "train":
+        text = argv[argv.index(option) + 1]
+        assert values == tuple(dict.fromkeys(float(v) for v in text.split(","))), argv
+  record = json.loads(json.dumps(plan.record()))  # what results.json keeps
+  meta = Metadata(plan.command, plan.options.dataset, "mlp", plan.arguments, record)
+  if plan.halving is None and plan.options.model in (None, "mlp"):
+    resumed = plan.resumed(meta, pathlib.Path("x"))
+    assert resumed.sweeps == plan.sweeps and resumed.options.seed_list == plan.seeds, argv
+    assert resumed.record() == plan.record() | {"model": "mlp"}, argv
+
+
+LIST_OPTIONS = {
+  "sweep": {"--alpha": "0.5", "--beta": "0.1", "--lr": "0.05", "--sigma": "0.9"},
+  "compare": {"--optimizers": "sgd", "--lr": "0.05"},
+}
+
+
+@pytest.mark.parametrize("length", range(6))
+@pytest.mark.parametrize(
+  "command, option", [(c, o) for c, options in LIST_OPTIONS.items() for o in options]
+)
+def test_every_list_option_takes_every_length_from_0_to_5(command, option, length):
+  """Valid values, k of them: k = 0 is one line, any other length k values in the grid; the
+  other lists keep their default lengths, so lengths differ within one grid."""
+  if option == "--optimizers":
+    listed = ",".join(["sgd", "adam", "momentum", "nesterov", "adagrad"][:length])
+  else:
+    value = float(LIST_OPTIONS[command][option])
+    listed = ",".join(str(value * (1 - i / 10)) for i in range(length))
+  argv = [command, option, listed] + ["--optimizer", "innaprop"] * (option == "--sigma")
+  if length == 0:
+    with pytest.raises(UsageError, match=f"^{option}: "):
+      parse(argv)
+    return
+  plan = parse(argv)
+  assert isinstance(plan, Plan)
+  if option == "--optimizers":
+    assert len(plan.sweeps) == length
+  else:
+    hyperparameter = optimizers.HYPERPARAMETERS[option[2:].replace("-", "_")]
+    assert all(len(sweep.grid[hyperparameter]) == length for sweep in plan.sweeps)
+
+
 @pytest.mark.slow
 @settings(
-  max_examples=60, derandomize=True, deadline=None,
+  max_examples=12, derandomize=True, deadline=None,
   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )  # fmt: skip
 @given(drawn=commands())
@@ -131,38 +200,3 @@ def test_every_command_ends_in_results_or_one_line_and_status_2(tmp_path, capsys
     assert stdout == "" and set(tmp_path.iterdir()) == before, argv
   elif not is_report:
     assert json.loads((out / "results.json").read_text())["complete"] is True
-
-
-LIST_OPTIONS = {
-  "sweep": {"--alpha": "0.5", "--beta": "0.1", "--lr": "0.05", "--sigma": "0.9"},
-  "compare": {"--optimizers": "sgd", "--lr": "0.05"},
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("length", range(6))
-@pytest.mark.parametrize(
-  "command, option", [(c, o) for c, options in LIST_OPTIONS.items() for o in options]
-)
-def test_every_list_option_takes_every_length_from_0_to_5(tmp_path, capsys, files, command,
-                                                          option, length):  # fmt: skip
-  """Valid values, k of them: k = 0 is one line and exit 2, any other length a result; the
-  other lists keep their default lengths, so lengths differ within one grid."""
-  value = LIST_OPTIONS[command][option]
-  if option == "--optimizers":
-    listed = ",".join(["sgd", "adam", "momentum", "nesterov", "adagrad"][:length])
-  else:
-    listed = ",".join(str(float(value) * (1 - i / 10)) for i in range(length))
-  argv = [command, "--dataset", files["good"], option, listed, "--epochs", "1", "--batch-size",
-          "16", "--seeds", "1", "--out", str(tmp_path / "out")]  # fmt: skip
-  if option == "--sigma":
-    argv += ["--optimizer", "innaprop"]
-  status = cli.main(argv)
-  _, stderr = capsys.readouterr()
-  if length == 0:
-    assert status == 2 and stderr.count("\n") == 1, stderr
-  else:
-    assert status == 0, stderr
-    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
-    key = {"--lr": "learning_rate", "--optimizers": "optimizer"}.get(option, option[2:])
-    assert len({r[key] for r in runs}) == length
