@@ -1,7 +1,7 @@
 """What saving a sweep after each chunk costs: the command's saver against a whole rewrite.
 
 A sweep of N runs (15 epochs each, the command's records) is saved after every chunk of 16 runs,
-as ``indian-optax sweep`` does: by ``results_files.Saver`` (each run turned into text once, no
+as ``indian-optax sweep`` does: by ``results.Saver`` (each run turned into text once, no
 summary until the result is complete) and, for comparison, by a fresh save of the whole result
 each time (what the command did before). Reported: the mean seconds per chunk save and the
 total over the sweep, at 10, 100 and 1000 runs.
@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import _common  # noqa: E402
 
-from indian_optax.app import SweepResult, results_files  # noqa: E402
+from indian_optax.app import SweepResult, results  # noqa: E402
 
 EPOCHS, CHUNK = 15, 16
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
   args = parser.parse_args(argv)
   rows = []
   for runs in (10, 40) if args.quick else (10, 100, 1000):
-    saver = results_files.Saver()
+    saver = results.Saver()
     ours = chunk_saves(runs, saver.save)
     whole = chunk_saves(runs, lambda r, f: dataclasses.replace(r, complete=True).save(f))
     rows.append([
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
   body = (
     f"Runs of {EPOCHS} epochs saved after every chunk of {CHUNK}, into a temporary folder on "
     "this machine's disk (each file synced before its rename). 'saver' is what the command does "
-    "(`results_files.Saver`: each run serialised once, no summary until complete); 'whole' is a "
+    "(`results.Saver`: each run serialised once, no summary until complete); 'whole' is a "
     "fresh save of the complete-marked result at every chunk (serialising every run and "
     "computing best, chosen and warnings each time, as the command did before).\n\n"
     + _common.markdown_table(header, rows)

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import jax
 
 from indian_optax.app import data as datasets
-from indian_optax.app import interrupts, models, report, results_files, run_folder
+from indian_optax.app import interrupts, models, report, results, results_files, run_folder
 from indian_optax.app.plan import Plan, UsageError
 from indian_optax.app.progress import ProgressBar
 from indian_optax.app.results import HalvingRecord, Metadata, SweepResult
@@ -127,7 +127,7 @@ def _previous_result_set(plan: Plan, folder: pathlib.Path, document: Optional[di
   the folder without --force."""
   try:
     previous = _loaded(document)
-  except results_files.FormatVersionError:
+  except results.FormatVersionError:
     previous = None
   existing = run_folder.result_files(folder, document)
   if existing and not plan.force:
@@ -150,8 +150,8 @@ def _loaded(document: Optional[dict]) -> Optional[SweepResult]:
   if document is None:
     return None
   try:
-    return results_files.from_json(document)
-  except results_files.FormatVersionError:  # a ValueError, but one the user must hear of
+    return results.from_json(document)
+  except results.FormatVersionError:  # a ValueError, but one the user must hear of
     raise
   except results_files.DAMAGED:
     return None
@@ -164,7 +164,7 @@ def _resumed(
   interrupted command recorded."""
   try:
     previous = _loaded(document)
-  except results_files.FormatVersionError as error:
+  except results.FormatVersionError as error:
     raise UsageError(f"--resume: {str(folder)!r}: {error}") from None
   if previous is None or previous.metadata is None:
     raise UsageError(f"--resume: {str(folder)!r} holds no results to resume")
@@ -192,7 +192,7 @@ def _train_and_save(
   )  # fmt: skip
   options = plan.options
   finished: list[SweepResult] = []
-  saved, saver = False, results_files.Saver()  # each save writes the new runs' records only
+  saved, saver = False, results.Saver()  # each save writes the new runs' records only
 
   def save(partial: SweepResult) -> None:
     nonlocal saved
@@ -236,7 +236,7 @@ def _train_and_save(
 
 
 def _draw(
-  result: SweepResult, folder: pathlib.Path, saver: results_files.Saver
+  result: SweepResult, folder: pathlib.Path, saver: results.Saver
 ) -> tuple[SweepResult, list[pathlib.Path]]:
   """Draws the result's figures, each written together with the ``results.json`` that lists
   it: an interrupt leaves no figure unlisted and lists none that is missing."""
@@ -267,9 +267,7 @@ def redraw(folder: pathlib.Path) -> int:
   folder = folder if folder.is_dir() else folder.parent
   try:
     with run_folder.locked(folder):
-      result, drawn = (
-        _draw(result, folder, results_files.Saver()) if result.configs else (result, [])
-      )
+      result, drawn = _draw(result, folder, results.Saver()) if result.configs else (result, [])
       files = [folder / results_files.RESULTS_JSON, folder / results_files.RESULTS_CSV]
       text = report.summary(result, [*files, *drawn])
   except (run_folder.FolderError, OSError) as error:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from indian_optax.app import Metadata, SweepResult, results_files
+from indian_optax.app import Metadata, SweepResult, results, results_files
 from indian_optax.app.results import HalvingRecord
 
 METADATA = Metadata(
@@ -68,10 +68,10 @@ def test_a_library_result_saves_without_the_commands_metadata(tmp_path, make_res
 
 
 def test_files_of_version_2_load_with_unknown_validation_and_test_losses(make_result):
-  document = results_files.to_json(make_result([{"alpha": 0.5, "seed": 0}], [0.875], [0.25]))
+  document = results.to_json(make_result([{"alpha": 0.5, "seed": 0}], [0.875], [0.25]))
   for run in document["runs"]:  # a version-2 file: no loss histories on held-out data
     del run["history"]["val_loss"], run["history"]["test_loss"]
-  loaded = results_files.from_json(document | {"version": 2})
+  loaded = results.from_json(document | {"version": 2})
   assert loaded.val_loss.shape == (1, 2) and np.all(np.isnan(loaded.val_loss))
 
 
@@ -88,13 +88,13 @@ def test_files_of_version_2_load_with_unknown_validation_and_test_losses(make_re
 def test_a_version_it_cannot_read_is_refused_with_the_reason(
   tmp_path, make_result, version, message
 ):
-  document = results_files.to_json(make_result([{"alpha": 0.5, "seed": 0}], [0.875], [0.25]))
+  document = results.to_json(make_result([{"alpha": 0.5, "seed": 0}], [0.875], [0.25]))
   (tmp_path / "results.json").write_text(json.dumps(document | {"version": version}))
   with pytest.raises(ValueError, match="results file") as caught:
     SweepResult.load(tmp_path)
   assert message in str(caught.value)
-  with pytest.raises(results_files.FormatVersionError):
-    results_files.from_json(document | {"version": version})
+  with pytest.raises(results.FormatVersionError):
+    results.from_json(document | {"version": version})
 
 
 def test_loading_something_else_says_what_is_wrong(tmp_path):
@@ -135,7 +135,7 @@ def growing(make_result, runs):
 def test_saves_after_each_chunk_write_what_one_save_of_the_whole_writes(tmp_path, make_result):
   """The saver turns each run into text once; its files say what a save of the whole says."""
   whole = growing(make_result, 9)
-  saver = results_files.Saver()
+  saver = results.Saver()
   for end in (2, 5, 9):  # three chunks, the second optimizer's keys arriving in the third
     saver.save(whole.take(range(end)), tmp_path / "chunks")
   whole.save(tmp_path / "once")
@@ -151,8 +151,8 @@ def test_saves_after_each_chunk_write_what_one_save_of_the_whole_writes(tmp_path
 def test_an_incomplete_result_is_saved_without_its_summary(tmp_path, make_result):
   """best, chosen and warnings are computed once, for the complete result."""
   result = growing(make_result, 4)
-  results_files.save(dataclasses.replace(result, complete=False), tmp_path)
+  results.save(dataclasses.replace(result, complete=False), tmp_path)
   document = json.loads((tmp_path / "results.json").read_text())
   assert (document["best"], document["chosen"], document["warnings"]) == (None, {}, [])
-  results_files.save(result, tmp_path)
+  results.save(result, tmp_path)
   assert json.loads((tmp_path / "results.json").read_text())["best"] == result.best()

@@ -91,3 +91,32 @@ def test_the_lazy_names_are_the_modules_names():
   assert set(indian_optax._DEPRECATED) == set(_deprecated.DEPRECATED)
   for name in indian_optax.__all__:
     assert getattr(indian_optax, name) is not None
+
+
+def test_the_apps_modules_import_each_other_without_a_cycle():
+  """Every import counted, those inside functions too (a lazy import hides a cycle, it does
+  not remove it); ``indian_optax.app`` itself is only the lazy table of its public names."""
+  modules = {p.stem: p for p in (PACKAGE / "app").glob("*.py") if p.stem != "__init__"}
+  graph = {}
+  for name, path in modules.items():
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+      if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("indian_optax.app"):
+        parts = [node.module.removeprefix("indian_optax.app").lstrip(".")]
+        parts += [alias.name for alias in node.names] if not parts[0] else []
+        imported |= {p.split(".")[0] for p in parts if p.split(".")[0] in modules}
+    graph[name] = imported - {name}
+  path, done = [], set()
+
+  def visit(module):
+    assert module not in path, " -> ".join([*path[path.index(module) :], module])
+    if module in done:
+      return
+    path.append(module)
+    for other in sorted(graph[module]):
+      visit(other)
+    path.pop()
+    done.add(module)
+
+  for module in sorted(graph):
+    visit(module)
