@@ -151,8 +151,12 @@ class Program(NamedTuple):
   final_loss: Callable[..., Any]
 
 
-def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement):
-  """The vmapped, jitted start, epoch and final-loss functions of a sweep."""
+def compile_sweep(
+  optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement, compiler_options=None
+):
+  """The vmapped, jitted start, epoch and final-loss functions of a sweep; ``compiler_options``
+  (XLA debug options, e.g. ``{"xla_cpu_copy_insertion_use_region_analysis": True}``) are
+  those the epoch is compiled with."""
 
   def start(hyper, seed):
     params_key, order_key = jax.random.split(jax.random.PRNGKey(seed))
@@ -192,6 +196,7 @@ def compile_sweep(optimizer, init_params, apply_fn, loss_fn, batch_size, batches
       jax.vmap(epoch, in_axes=(0, 0, *data_axes)),
       out_shardings=placement.configs,
       donate_argnums=(1,),
+      compiler_options=compiler_options,
     ),
     final_loss=jax.jit(
       jax.vmap(lambda p, x, y: evaluate(apply_fn, loss_fn, p, x, y)[0], in_axes=(0, None, None))

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow  # builds, subprocesses, notebooks or long trainin
     ("innaprop_heatmap", "the best cell"),
     ("low_precision", "stochastic rounding"),
     ("save_cost", "chunk saves"),
+    ("app_epoch_cost", "region analysis: ms per epoch"),
   ],
 )
 def test_benchmark_runs_quick_and_writes_its_section(tmp_path, name, section):
