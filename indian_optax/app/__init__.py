@@ -1,7 +1,7 @@
 """The main job: the vmapped sweep engine, its results, data sets, models, plots and the CLI.
 
 Everything here needs the ``app`` extra (``pip install 'indian-optax[app]'``: flax,
-matplotlib, scikit-learn, mnist1d, tqdm); a missing one raises
+matplotlib, scikit-learn, mnist1d, tqdm, optuna); a missing one raises
 :class:`MissingExtraError` on import, which the command turns into one line. The
 optimizers themselves (:mod:`indian_optax`) need none of them.
 """
@@ -16,7 +16,7 @@ class MissingExtraError(ImportError):
 
 
 # Found, not imported: a package the default command does not use (mnist1d) costs nothing.
-for _module in ("flax", "matplotlib", "sklearn", "mnist1d", "tqdm"):
+for _module in ("flax", "matplotlib", "sklearn", "mnist1d", "tqdm", "optuna"):
   try:
     _found = importlib.util.find_spec(_module) is not None
   except (ImportError, ValueError):  # a module set to None in sys.modules, say
@@ -28,7 +28,7 @@ _LAZY = {
   "EpochProgress": "engine", "Placement": "engine", "Splits": "engine",
   "Metadata": "results", "Setting": "results", "SweepResult": "results",
   "auto_chunk_size": "sweeping", "grid_points": "sweeping", "sweep": "sweeping",
-  "validation_split": "sweeping",
+  "validation_split": "sweeping", "Range": "space", "tune": "tuning",
 }  # fmt: skip
 """Public name -> the module that defines it, imported on first use (PEP 562): the command
 installs its Ctrl-C handling (:mod:`~indian_optax.app.interrupts`) before JAX is imported."""
@@ -38,7 +38,9 @@ if TYPE_CHECKING:
   from indian_optax.app import data, models, optimizers, plots
   from indian_optax.app.engine import EpochProgress, Placement, Splits
   from indian_optax.app.results import Metadata, Setting, SweepResult
+  from indian_optax.app.space import Range
   from indian_optax.app.sweeping import auto_chunk_size, grid_points, sweep, validation_split
+  from indian_optax.app.tuning import tune
 
 
 def __getattr__(name: str) -> Any:
@@ -57,12 +59,14 @@ __all__ = [
   "Metadata",
   "MissingExtraError",
   "Placement",
+  "Range",
   "Setting",
   "Splits",
   "SweepResult",
   "auto_chunk_size",
   "grid_points",
   "sweep",
+  "tune",
   "data",
   "models",
   "optimizers",

@@ -9,13 +9,14 @@ import dataclasses
 import datetime
 import os
 import pathlib
+import warnings
 from typing import Any, Optional
 
 import jax
 
 from indian_optax.app import data as datasets
 from indian_optax.app import interrupts, models, report, results, results_files, run_folder
-from indian_optax.app.plan import Plan, UsageError
+from indian_optax.app.plan import Plan, UsageError, shown
 from indian_optax.app.progress import ProgressBar
 from indian_optax.app.results import HalvingRecord, Metadata, SweepResult
 from indian_optax.app.sweeping import (
@@ -64,10 +65,10 @@ def run(plan: Plan) -> int:
     with run_folder.locked(folder):
       document = results_files.read_document(folder / results_files.RESULTS_JSON)
       previous, replaced = None, []
-      if plan.resume:
+      if plan.resume or (_holds_a_tuning(document) and plan.command == "tune" and not plan.force):
         previous, recorded = _resumed(plan, folder, document)
         plan = plan.resumed(recorded, folder)
-        if previous.complete:
+        if previous.complete and plan.command != "tune":  # a study may be given more trials
           print(report.summary(previous, [], note="already complete: nothing to resume"))
           return 0
       else:
@@ -75,6 +76,8 @@ def run(plan: Plan) -> int:
       dataset, model = _dataset_and_model(plan)
       interrupts.check()  # before --force removes anything
       run_folder.remove(replaced)
+      if plan.command == "tune":
+        return _tune_and_save(plan, folder, dataset, model)
       return _train_and_save(plan, folder, previous, dataset, model)
   except run_folder.FolderError as error:
     raise UsageError(f"--out: {error}") from None
@@ -143,6 +146,11 @@ def _previous_result_set(plan: Plan, folder: pathlib.Path, document: Optional[di
       + (" or --resume to continue them" if resumable else "")
     )
   return existing
+
+
+def _holds_a_tuning(document: Optional[dict]) -> bool:
+  """Whether ``results.json`` is a tuning's: ``tune`` with the same --out goes on with it."""
+  return isinstance(document, dict) and document.get("command") == "tune"
 
 
 def _loaded(document: Optional[dict]) -> Optional[SweepResult]:
@@ -279,6 +287,129 @@ def redraw(folder: pathlib.Path) -> int:
     raise Interrupted(folder, message) from None
   print(text)
   return 0
+
+
+STUDY_DB = "study.db"
+"""The study database a tuning keeps in its folder when no --storage is given."""
+
+
+def _tune_and_save(
+  plan: Plan, folder: pathlib.Path, dataset: datasets.Dataset, model: models.FunctionalModel
+) -> int:
+  """tune: opens (or creates) the study, runs it to --trials finished trials a batch at a
+  time, saving the results of every finished trial after each batch, then plots and summary."""
+  from indian_optax.app import tuning  # Optuna is imported by the command that uses it
+
+  options, url = plan.options, plan.options.storage or f"sqlite:///{folder / STUDY_DB}"
+  study = _open_study(plan, url, model.name)
+  files = (results_files.RESULTS_JSON, results_files.RESULTS_CSV)
+  metadata = Metadata(
+    command="tune", dataset=dataset.name, model=model.name, arguments=plan.arguments,
+    options=plan.record() | {"model": model.name}, halving=plan.halving,
+    files=files + ((STUDY_DB,) if options.storage is None else ()),
+  )  # fmt: skip
+
+  def save(result: SweepResult) -> list[pathlib.Path]:
+    done = len(tuning._trials(study, tuning.FINISHED)) >= options.trials
+    whole = dataclasses.replace(result, complete=done, metadata=metadata)
+    with interrupts.deferred():  # a fresh saver: another process's trials may come between
+      return results.Saver().save(whole, folder)
+
+  (sweep,) = plan.sweeps
+  written = save(tuning.finished(study, options.epochs, options.select))
+  try:
+    with ProgressBar("tune", 1) as on_epoch:
+      result = tuning.tune(
+        sweep.factory(), plan.space or {}, init_params=model.init, apply_fn=model.apply,
+        data=(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test),
+        trials=options.trials, batch=options.batch, study=study, epochs=options.epochs,
+        batch_size=options.batch_size, seeds=plan.seeds, val_fraction=options.val_fraction,
+        select=options.select, split_seed=options.seed, chunk_size=options.chunk,
+        name=sweep.name, on_epoch=on_epoch, on_batch=save,
+        halving=None if plan.halving is None else plan.halving.eta,
+        rungs=None if plan.halving is None else plan.halving.rungs,
+      )  # fmt: skip
+    written = save(result)
+  except KeyboardInterrupt:  # the batch's trials are failed by tune; the finished ones stay
+    interrupts.taken()
+    save(tuning.finished(study, options.epochs, options.select))
+    raise Interrupted(folder, f"{_study_state(study, url, options.trials)}; run the same "
+                              "command again to go on") from None  # fmt: skip
+  try:
+    result, drawn = _draw(dataclasses.replace(result, metadata=metadata), folder, results.Saver())
+  except KeyboardInterrupt:
+    raise Interrupted.while_drawing(folder) from None
+  note = _study_state(study, url, options.trials)
+  print(report.summary(result, [*written, *drawn], note=note))
+  return 0
+
+
+def _study_state(study: Any, url: str, trials: int) -> str:
+  from indian_optax.app import tuning
+
+  states = [t.state for t in study.get_trials(deepcopy=False)]
+  finished = sum(state in tuning.FINISHED for state in states)
+  pruned = sum(state.name == "PRUNED" for state in states)
+  failed = sum(state.name == "FAIL" for state in states)
+  return (f"study {study.study_name!r} in {url}: {finished} of {trials} trials finished "
+          f"({pruned} pruned), {failed} failed")  # fmt: skip
+
+
+def _open_study(plan: Plan, url: str, model: str) -> Any:
+  """The study ``--study`` in ``url``, created if new; one that was made for other options,
+  or a storage that cannot be opened, is one line naming the culprit."""
+  import optuna
+  from optuna.storages.journal import JournalFileBackend
+
+  from indian_optax.app import tuning
+
+  optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar and summary say it
+  warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+  options = plan.options
+  try:
+    if url.startswith("journal:"):
+      backend = JournalFileBackend(url.removeprefix("journal:"))
+      storage: Any = optuna.storages.JournalStorage(backend)
+    else:  # SQLite serialises writers: wait for a busy database rather than fail
+      timeout = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
+      storage = optuna.storages.RDBStorage(url, engine_kwargs=timeout)
+    study = optuna.create_study(
+      storage=storage, study_name=options.study, load_if_exists=True,
+      direction=tuning.direction(options.select),
+    )  # fmt: skip
+  except Exception as error:  # SQLAlchemy, a driver, the file system: each its own kind
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    raise UsageError(f"--storage: cannot open {url!r}: {reason}") from None
+  identity, recorded = plan.study_identity(model), study.user_attrs.get("indian_optax")
+  if recorded is None and study.trials:
+    raise UsageError(f"--study: {options.study!r} in {url} holds trials of another program: "
+                     "name another --study")  # fmt: skip
+  if recorded is None:
+    study.set_user_attr("indian_optax", identity)
+  elif recorded != identity:
+    name = next(k for k in identity if recorded.get(k) != identity[k])
+    raise UsageError(
+      f"--study: {options.study!r} in {url} was made for --{name.replace('_', '-')} "
+      f"{shown(recorded.get(name))}, not {shown(identity[name])}: name another --study "
+      "(or --out), or give the options it was made with"
+    )
+  study.sampler = _sampler(options.sampler, options.seed + len(study.trials))
+  return study
+
+
+def _sampler(name: str, seed: int) -> Any:
+  """Optuna's sampler ``name``, seeded (TPE with constant liar: it sees a batch's pending
+  trials, and models the hyperparameters jointly)."""
+  import optuna
+
+  seed %= 2**32
+  if name == "tpe":
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True)
+  if name == "random":
+    return optuna.samplers.RandomSampler(seed=seed)
+  if name == "gp":
+    return optuna.samplers.GPSampler(seed=seed)
+  return optuna.samplers.CmaEsSampler(seed=seed)
 
 
 def _dataset_and_model(plan: Plan) -> tuple[datasets.Dataset, Any]:

@@ -54,6 +54,12 @@ def check() -> None:
     raise KeyboardInterrupt
 
 
+def taken() -> None:
+  """Marks the pending signal as handled: what follows (the handler's own save, under
+  :func:`deferred`) runs, and a further signal interrupts it again."""
+  _state["pending"] = False
+
+
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
   """Holds signals back while the block runs (a save); raises at its end if one came."""

@@ -14,6 +14,7 @@ from typing import Any
 import optax
 
 import indian_optax
+from indian_optax.app.space import Range
 
 Factory = Callable[..., optax.GradientTransformation]
 
@@ -52,6 +53,15 @@ SWEEP_GRIDS: dict[str, dict[str, list[float]]] = {
   "innaprop": {"alpha": [0.1, 0.5, 1.0, 2.0], "beta": [0.1, 0.5, 0.9, 2.0]},
 }
 """The default alpha x beta grid of ``indian-optax sweep`` (the rest at the defaults)."""
+
+TUNE_SPACES: dict[str, dict[str, Any]] = {
+  "indian": {"alpha": Range(0.05, 5.0), "beta": Range(0.005, 2.0),
+             "learning_rate": Range(0.01, 1.0)},
+  "innaprop": {"alpha": Range(0.05, 5.0), "beta": Range(0.05, 5.0),
+               "learning_rate": Range(3e-4, 0.03)},
+}  # fmt: skip
+"""The default search ranges of ``indian-optax tune`` (log-uniform; the rest at the defaults):
+each a decade or more around the default sweep grid."""
 
 COMPARE_LEARNING_RATES: list[float] = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3]
 """The learning-rate grid every optimizer is tuned on by ``indian-optax compare``."""

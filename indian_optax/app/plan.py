@@ -12,6 +12,7 @@ A mistake raises :class:`UsageError`, one line naming the option.
 
 import argparse
 import dataclasses
+import importlib.util
 import math
 import pathlib
 import re
@@ -24,9 +25,13 @@ import indian_optax
 from indian_optax.app import data as datasets
 from indian_optax.app import engine, models, optimizers
 from indian_optax.app.results import SELECTIONS, HalvingRecord, Metadata
+from indian_optax.app.space import Range, Space
 from indian_optax.app.sweeping import SweepArgumentError, check_arguments
 
 PROG = "indian-optax"
+COMMANDS = ("sweep", "compare", "train", "tune")
+SAMPLERS = ("tpe", "random", "gp", "cmaes")
+_TRIALS_MAX = 10**5
 _EPOCHS_MAX, _SEEDS_MAX, _RUNS_MAX = 10**5, 10**4, 10**6
 """Bounds that keep a command's records in memory (a run keeps every epoch's metrics)."""
 
@@ -36,6 +41,9 @@ class UsageError(Exception):
 
 
 # The options of the work ---------------------------------------------------------------------
+
+
+Values = Union[tuple[float, ...], Range]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,14 +62,20 @@ class Options:
   chunk: Union[int, str] = "auto"
   optimizer: str = "indian"
   optimizers: Optional[tuple[str, ...]] = None
-  alpha: Optional[tuple[float, ...]] = None
-  beta: Optional[tuple[float, ...]] = None
-  lr: Optional[tuple[float, ...]] = None
-  sigma: Optional[tuple[float, ...]] = None
-  weight_decay: Optional[tuple[float, ...]] = None
+  # A hyperparameter: its values (a sweep's list, or tune's one fixed value), or tune's Range.
+  alpha: Optional[Values] = None
+  beta: Optional[Values] = None
+  lr: Optional[Values] = None
+  sigma: Optional[Values] = None
+  weight_decay: Optional[Values] = None
   seeds: int = 1  # seeds per setting
   halving: Optional[float] = None
   rungs: Optional[tuple[int, ...]] = None
+  trials: int = 64
+  batch: int = 16
+  sampler: str = "tpe"
+  storage: Optional[str] = None  # None: an SQLite file in --out
+  study: str = "indian-optax"
 
   @property
   def seed_list(self) -> list[int]:
@@ -75,12 +89,17 @@ COMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
             "halving", "rungs"),
   "compare": (*_COMMON, "optimizers", "lr", "seeds"),
   "train": (*_COMMON, "optimizer", "alpha", "beta", "lr"),
+  "tune": (*_COMMON, "optimizer", "alpha", "beta", "lr", "sigma", "weight_decay", "seeds",
+           "halving", "rungs", "trials", "batch", "sampler", "storage", "study"),
 }  # fmt: skip
 """The options of each command's work (the rest of :class:`Options` keep their defaults)."""
 _COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {"compare": {"seeds": 3}}
 """Where a command's default differs from :class:`Options`'."""
 _DEFAULTS = Options()
 RUN_OPTIONS = ("out", "force", "resume", "compile_cache", "no_compile_cache")
+TUNE_RUN_OPTIONS = ("trials", "batch", "sampler", "chunk")
+"""tune's options that may change from one run on a study to the next (more trials, another
+sampler): recorded, but not part of what the study is."""
 """Options about this run of the command, not about the work: never recorded."""
 
 
@@ -89,7 +108,18 @@ def _option(name: str) -> str:
   return "--" + optimizers.OPTION_NAMES.get(name, name).replace("_", "-")
 
 
-def _shown(value: Any) -> str:
+def _as_json(value: Any) -> Any:
+  if isinstance(value, Range):
+    return value._asdict()
+  return list(value) if isinstance(value, tuple) else value
+
+
+def shown(value: Any) -> str:
+  """An option's value (typed or as recorded) as the command line writes it."""
+  if isinstance(value, dict) and set(value) == {"low", "high", "log"}:
+    value = Range(**value)
+  if isinstance(value, Range):
+    return f"{value.low:g}:{value.high:g}" + ("" if value.log else ":linear")
   if isinstance(value, (tuple, list)):
     return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
   return str(value)
@@ -124,6 +154,34 @@ def _whole_numbers(text: str) -> tuple[int, ...]:
   return tuple(int(v) for v in values)
 
 
+def _range(text: str) -> Values:
+  """tune's value of a hyperparameter: ``LOW:HIGH`` (log-uniform), ``LOW:HIGH:linear`` (or
+  ``:log``), or one number (fixed)."""
+  parts = text.split(":")
+  if len(parts) == 1:
+    values = _numbers(text)
+    if len(values) != 1:
+      raise ValueError(f"give a range LOW:HIGH or one value, got {text}")
+    return values
+  scale = parts.pop() if len(parts) == 3 else "log"
+  if len(parts) != 2 or scale not in ("log", "linear"):
+    raise ValueError(f"a range is LOW:HIGH, LOW:HIGH:linear or LOW:HIGH:log, got {text}")
+  return Range(_number(parts[0]), _number(parts[1]), log=scale == "log")
+
+
+def _range_from_json(value: Any) -> Values:
+  """A recorded range ({"low", "high", "log"}) or fixed value ([v])."""
+  if isinstance(value, dict) and set(value) == {"low", "high", "log"}:
+    bounds = [value["low"], value["high"]]
+    if all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds) and isinstance(
+      value["log"], bool
+    ):
+      return Range(float(bounds[0]), float(bounds[1]), value["log"])
+  if isinstance(value, list) and len(value) == 1:
+    return _Reader(_numbers, (int, float)).from_json(value)
+  raise ValueError(f"recorded as {value!r}")
+
+
 def _names(text: str) -> tuple[str, ...]:
   return tuple(dict.fromkeys(text.split(",")))
 
@@ -139,6 +197,8 @@ class _Reader(NamedTuple):
   recorded_as: tuple[type, ...]  # a list of these for a listed option
 
   def from_json(self, value: Any) -> Any:
+    if self.text is _range:
+      return _range_from_json(value)
     if self.text in _LISTED:
       if isinstance(value, str):  # format 3 of release 0.2 recorded lists as the text given
         return self.text(value)
@@ -169,8 +229,11 @@ _READERS: dict[str, _Reader] = {
   "chunk": _Reader(_chunk, (int, str)),
   "optimizers": _Reader(_names, (str,)), "rungs": _Reader(_whole_numbers, (int,)),
   **{name: _Reader(_numbers, (int, float)) for name in optimizers.OPTION_NAMES.values()},
+  "trials": _INTEGER, "batch": _INTEGER, "sampler": _STRING, "storage": _STRING, "study": _STRING,
 }  # fmt: skip
 """Every option of the work -> its reader."""
+_TUNE_READERS = {name: _Reader(_range, (dict, list)) for name in optimizers.OPTION_NAMES.values()}
+"""tune reads its hyperparameters as ranges or single values."""
 
 
 def _read(command: str, values: Mapping[str, Any], source: str) -> Options:
@@ -180,7 +243,7 @@ def _read(command: str, values: Mapping[str, Any], source: str) -> Options:
   for name, value in values.items():
     if name not in COMMAND_OPTIONS[command]:
       continue
-    reader = _READERS[name]
+    reader = (_TUNE_READERS if command == "tune" else _READERS).get(name, _READERS[name])
     try:
       if value is None and source == "json":
         if getattr(_DEFAULTS, name) is not None:
@@ -229,8 +292,10 @@ class Plan:
     arguments: the command line as given.
     options: the options of the work, defaults filled in.
     given: the options of the work written on the command line.
-    sweeps: the sweeps to run, one per optimizer.
+    sweeps: the sweeps to run, one per optimizer (tune's: its optimizer, each range as its
+      two bounds, which are checked as values).
     halving: the halving schedule (rungs resolved), None for a full sweep.
+    space: tune's search space, defaults filled in (None for the other commands).
     out, force, resume, compile_cache, no_compile_cache: this run of the command.
   """
 
@@ -240,6 +305,7 @@ class Plan:
   given: frozenset[str]
   sweeps: tuple[OptimizerSweep, ...]
   halving: Optional[HalvingRecord]
+  space: Optional[Space] = None  # tune's: each hyperparameter's Range or fixed value
   out: Optional[pathlib.Path] = None
   force: bool = False
   resume: bool = False
@@ -256,6 +322,9 @@ class Plan:
     (None: not used by this command's optimizers)."""
     value = getattr(self.options, name)
     hyperparameter = optimizers.HYPERPARAMETERS.get(name)
+    if self.space is not None and hyperparameter is not None and hyperparameter in self.space:
+      searched = self.space[hyperparameter]
+      return searched if isinstance(searched, Range) else (searched,)
     if value is not None or hyperparameter is None:
       return value
     for sweep in self.sweeps:
@@ -269,7 +338,14 @@ class Plan:
     """The options of the work as JSON values (``results.json``'s "options"), each
     hyperparameter left to its default given as the values it stood for."""
     values = {name: self.value(name) for name in COMMAND_OPTIONS[self.command]}
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+    return {k: _as_json(v) for k, v in values.items()}
+
+  def study_identity(self, model: str) -> dict[str, Any]:
+    """What a tuning study is (its user attribute ``indian_optax``): every recorded option,
+    ``model`` resolved, but where it is stored and how many trials, batches and which sampler
+    a run asks for."""
+    identity = self.record() | {"model": model}
+    return {k: v for k, v in identity.items() if k not in (*TUNE_RUN_OPTIONS, "storage", "study")}
 
   def resumed(self, recorded: Metadata, folder: pathlib.Path) -> "Plan":
     """The plan of the interrupted command ``recorded``, which the options given must equal
@@ -286,17 +362,28 @@ class Plan:
     except UsageError as error:
       message = f"--resume: {str(folder)!r} records options that cannot run: {error}"
       raise UsageError(message) from None
-    if previous.halving is not None or self.halving is not None:
+    tuning = self.command == "tune"  # a study goes on, halving or not, to as many trials as asked
+    if not tuning and (previous.halving is not None or self.halving is not None):
       raise UsageError(
         "--resume: a --halving sweep is not resumed (it saves when it ends): run the command "
         "again without --resume to start it over"
       )
-    for name in sorted(self.given):
+    per_run = {name for name in TUNE_RUN_OPTIONS if name in self.given} if tuning else set()
+    if per_run:
+      taken = {name: getattr(self.options, name) for name in per_run}
+      previous = dataclasses.replace(
+        previous, options=dataclasses.replace(previous.options, **taken)
+      )
+    for name in sorted(self.given - per_run):
       if self.value(name) != previous.value(name):
         raise UsageError(
-          f"{_option(name)}: {_shown(self.value(name))} differs from "
-          f"{_shown(previous.value(name))} recorded in {str(folder)!r}; --resume needs the "
-          "arguments of the interrupted command"
+          f"{_option(name)}: {shown(self.value(name))} differs from "
+          f"{shown(previous.value(name))} recorded in {str(folder)!r}; "
+          + (
+            "its study goes on with the options it was made with (--force starts a new one)"
+            if tuning
+            else "--resume needs the arguments of the interrupted command"
+          )
         )
     return previous
 
@@ -315,13 +402,16 @@ def _plan(
   if run.get("resume") and not run.get("out"):
     raise UsageError("--resume: name the folder to continue with --out DIR")
   _check_bounds(options)
+  space = _space(options) if command == "tune" else None
   sweeps = tuple(_SWEEPS[command](options))
   for sweep in sweeps:
     _check_values(sweep)
-  _check_options(options, sweeps[0])
+  _check_options(options, sweeps[0], options.trials if space else sweeps[0].settings)
   halving = _halving(options)
   paths = {k: pathlib.Path(run[k]) for k in ("out", "compile_cache") if run.get(k) is not None}
-  return Plan(command, tuple(arguments), options, given, sweeps, halving, **(run | paths))
+  return Plan(
+    command, tuple(arguments), options, given, sweeps, halving, space=space, **(run | paths)
+  )
 
 
 def _check_bounds(options: Options) -> None:
@@ -333,15 +423,26 @@ def _check_bounds(options: Options) -> None:
     raise UsageError(f"--seeds: must be in [1, {_SEEDS_MAX}], got {options.seeds}")
   if options.chunk != "auto" and not (isinstance(options.chunk, int) and options.chunk >= 1):
     raise UsageError(f"--chunk: must be >= 1 or auto, got {options.chunk}")
+  for name, high in (("trials", _TRIALS_MAX), ("batch", _TRIALS_MAX)):
+    if not 1 <= getattr(options, name) <= high:
+      raise UsageError(f"--{name}: must be in [1, {high}], got {getattr(options, name)}")
+  if options.sampler not in SAMPLERS:
+    raise UsageError(f"--sampler: unknown sampler {options.sampler!r}: use {', '.join(SAMPLERS)}")
+  module, extra = _SAMPLER_NEEDS.get(options.sampler, (None, None))
+  if module is not None and importlib.util.find_spec(module) is None:
+    raise UsageError(f"--sampler {options.sampler}: Optuna's sampler needs the {module} package: "
+                     f"pip install 'indian-optax[{extra}]'")  # fmt: skip
+  if options.storage is not None:
+    _check_storage(options.storage)
 
 
-def _check_options(options: Options, sweep: OptimizerSweep) -> None:
+def _check_options(options: Options, sweep: OptimizerSweep, settings: int) -> None:
   """The engine's own checks (once, with its messages), the data set's name, the model's."""
   seeds = options.seed_list
-  if sweep.settings * len(seeds) > _RUNS_MAX:
+  if settings * len(seeds) > _RUNS_MAX:
     raise UsageError(
-      f"--seeds: {sweep.settings} settings x {len(seeds)} seeds is more than {_RUNS_MAX:,} "
-      "runs: split the sweep"
+      f"--seeds: {settings} settings x {len(seeds)} seeds is more than {_RUNS_MAX:,} "
+      "runs: split the work"
     )
   try:
     check_arguments(sweep.grid, seeds, options.epochs, options.batch_size, options.select,
@@ -420,7 +521,62 @@ def _train_sweeps(options: Options) -> list[OptimizerSweep]:
   return [OptimizerSweep(name, grid, {})]
 
 
-_SWEEPS = {"sweep": _sweep_sweeps, "compare": _compare_sweeps, "train": _train_sweeps}
+def _space(options: Options) -> Space:
+  """tune's search space: each swept hyperparameter's Range or fixed value (the options',
+  else the optimizer's default range), and the weight decay when a range is given for it."""
+  name = options.optimizer
+  if name not in optimizers.SWEPT:
+    raise UsageError(
+      f"--optimizer: {name!r} is not tuned here: use {' or '.join(optimizers.SWEPT)}"
+    )
+  if options.sigma is not None and "sigma" not in optimizers.SWEPT[name]:
+    raise UsageError(f"--sigma: only for --optimizer innaprop, not {name}")
+  space: dict[str, Union[Range, float]] = {}
+  names = [*optimizers.SWEPT[name]] + ["weight_decay"] * isinstance(options.weight_decay, Range)
+  for hyperparameter in names:
+    given = getattr(options, optimizers.OPTION_NAMES[hyperparameter])
+    if given is None:
+      given = optimizers.TUNE_SPACES[name].get(hyperparameter)
+    if given is None:
+      given = (optimizers.default(name, hyperparameter),)
+    if isinstance(given, Range) and given.problem() is not None:
+      raise UsageError(f"{_option(hyperparameter)}: {given.problem()}")
+    space[hyperparameter] = given if isinstance(given, Range) else given[0]
+  return space
+
+
+def _tune_sweeps(options: Options) -> list[OptimizerSweep]:
+  """The optimizer and its ranges' bounds as a grid (each bound checked as a value)."""
+  space = _space(options)
+  grid = {h: (v.low, v.high) if isinstance(v, Range) else (v,) for h, v in space.items()}
+  static = (
+    {}
+    if "weight_decay" in space
+    else {"weight_decay": _single(options, options.optimizer, "weight_decay")}
+  )
+  return [OptimizerSweep(options.optimizer, grid, static)]
+
+
+def _check_storage(url: str) -> None:
+  """A study storage's address must be readable (whether it opens is known when it is opened)."""
+  if url.startswith("journal:") and len(url) > len("journal:"):
+    return
+  import sqlalchemy  # Optuna's: imported by the commands that open a study only
+
+  try:
+    sqlalchemy.engine.make_url(url)
+  except sqlalchemy.exc.ArgumentError:
+    raise UsageError(
+      f"--storage: cannot read {url!r} as a study storage: give sqlite:///FILE, "
+      "journal:FILE, postgresql+psycopg2://USER@HOST/DB or mysql+pymysql://..."
+    ) from None
+
+
+_SWEEPS = {
+  "sweep": _sweep_sweeps, "compare": _compare_sweeps, "train": _train_sweeps, "tune": _tune_sweeps,
+}  # fmt: skip
+_SAMPLER_NEEDS = {"gp": ("torch", "gp"), "cmaes": ("cmaes", "cmaes")}
+"""Sampler -> the module Optuna's sampler imports, and the extra that installs it."""
 
 
 def _check_values(sweep: OptimizerSweep) -> None:
@@ -559,10 +715,38 @@ def _train_options(add: Callable[..., Any]) -> None:
   add("--lr", help=f"learning rate (default: {lrs})")
 
 
+def _tune_options(add: Callable[..., Any]) -> None:
+  spaces, default = optimizers.TUNE_SPACES, optimizers.default
+  shown = lambda r: f"{r.low:g}:{r.high:g}"
+  each = lambda h: ", ".join(f"{n} {shown(space[h])}" for n, space in spaces.items())
+  add("--optimizer", choices=tuple(optimizers.SWEPT), help="(default: indian)")
+  ranges = "LOW:HIGH (log-uniform), LOW:HIGH:linear, or one value to fix it"
+  add("--alpha", help=f"{ranges} (default: {each('alpha')})")
+  add("--beta", help=f"{ranges} (default: {each('beta')})")
+  add("--lr", help=f"{ranges} (default: {each('learning_rate')})")
+  add("--sigma", help=f"innaprop only: {ranges} (default: {default('innaprop', 'sigma'):g})")
+  add("--weight-decay", help=f"{ranges} (default: the optimizer's, fixed)")
+  add("--trials", help=f"finished trials the study must hold (default: {_DEFAULTS.trials})")
+  add("--batch", help="trials asked of Optuna and trained as one program per round "
+      f"(default: {_DEFAULTS.batch})")  # fmt: skip
+  add("--sampler", choices=SAMPLERS, help="Optuna's sampler: TPE (with constant liar for the "
+      "pending trials of a batch), random, Gaussian process (needs PyTorch) or CMA-ES (needs "
+      "cmaes); seeded by --seed (default: tpe)")  # fmt: skip
+  add("--storage", help="the study database: sqlite:///FILE, journal:FILE, "
+      "postgresql+psycopg2://... (default: sqlite:///OUT/study.db); shared by every process "
+      "that names it")  # fmt: skip
+  add("--study", help=f"the study's name in --storage (default: {_DEFAULTS.study})")
+  add("--seeds", help=f"training seeds per trial (default: {_DEFAULTS.seeds})")
+  add("--halving", help="successive halving inside each batch: keep the best 1/ETA of its "
+      "trials at each rung, the others are pruned (default: every trial to the end)")  # fmt: skip
+  add("--rungs", help="with --halving: comma list of the epochs to cut after")
+
+
 _HELP = {
   "sweep": "alpha x beta (x lr x seed) grid, one vmapped program",
   "compare": "INDIAN and INNAprop against the usual Optax optimizers",
   "train": "one run",
+  "tune": "Optuna proposes batches of (alpha, beta, lr), each trained as one vmapped program",
 }
 
 
@@ -575,7 +759,7 @@ def parser() -> argparse.ArgumentParser:
   common = _Parser(add_help=False, allow_abbrev=False, argument_default=argparse.SUPPRESS)
   _common(common)
   for command, options in (("sweep", _sweep_options), ("compare", _compare_options),
-                           ("train", _train_options)):  # fmt: skip
+                           ("train", _train_options), ("tune", _tune_options)):  # fmt: skip
     sub = commands.add_parser(command, parents=[common], allow_abbrev=False,
                               argument_default=argparse.SUPPRESS, help=_HELP[command])  # fmt: skip
     options(sub.add_argument)
@@ -601,7 +785,7 @@ def parse(argv: Sequence[str]) -> Union[Plan, Report]:
   given = dict(vars(parser().parse_args(list(argv))))
   command = given.pop("command", None)
   if command is None:
-    raise UsageError("choose a command: sweep, compare, train or report (see --help)")
+    raise UsageError("choose a command: sweep, compare, train, tune or report (see --help)")
   if command == "report":
     return Report(pathlib.Path(given["folder"]))
   run = {name: given.pop(name) for name in RUN_OPTIONS if name in given}

@@ -197,3 +197,72 @@ _PANEL_LABELS = {
   "val_accuracy": "validation accuracy",
   "val_loss": "validation loss",
 }
+
+
+def trials(
+  result: SweepResult,
+  path: Optional[Union[pathlib.Path, BinaryIO]] = None,
+  *,
+  x: str = "alpha",
+  y: str = "beta",
+  title: str = "",
+) -> Figure:
+  """A tuning's trials at their (``x``, ``y``), coloured by their score (the mean over seeds of
+  the selection metric; bright is good), the best one starred; diverged and pruned trials
+  as grey crosses. Axes are logarithmic where every value is positive."""
+  metric = f"final_{result.selection}"
+  settings = result.settings()
+  scored = [s for s in settings if s.trained_to_end and not s.diverged]
+  others = [s for s in settings if s not in scored]
+  fig = Figure(figsize=(6.4, 5))
+  ax = fig.subplots()
+  if others:
+    ax.scatter([s.hyperparameters[x] for s in others], [s.hyperparameters[y] for s in others],
+               marker="x", color="0.6", label="diverged or pruned")  # fmt: skip
+  if scored:
+    colours = "viridis" if higher_is_better(metric) else "viridis_r"
+    points = ax.scatter(
+      [s.hyperparameters[x] for s in scored], [s.hyperparameters[y] for s in scored],
+      c=[s.mean[metric] for s in scored], cmap=colours,
+    )  # fmt: skip
+    fig.colorbar(points, ax=ax, label=metric.replace("_", " ") + " (mean over seeds)")
+    best = result.ranked_settings()[0]
+    ax.scatter([best.hyperparameters[x]], [best.hyperparameters[y]], marker="*", s=260,
+               facecolor="none", edgecolor="red", label="best")  # fmt: skip
+  for axis, name in ((ax.xaxis, x), (ax.yaxis, y)):
+    if all(s.hyperparameters[name] > 0 for s in settings):
+      (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+  ax.set_xlabel(x)
+  ax.set_ylabel(y)
+  ax.legend(fontsize=8, loc="best")
+  ax.set_title(title or f"{len(settings)} trials")
+  fig.tight_layout()
+  if path is not None:
+    fig.savefig(path, dpi=110)
+  return fig
+
+
+def trial_history(
+  result: SweepResult, path: Optional[Union[pathlib.Path, BinaryIO]] = None, *, title: str = ""
+) -> Figure:
+  """Each finished trial's score against its trial number, and the best score so far."""
+  metric = f"final_{result.selection}"
+  maximise = higher_is_better(metric)
+  settings = sorted(result.settings(), key=lambda s: s.hyperparameters.get("trial", 0))
+  numbers = [s.hyperparameters.get("trial", i) for i, s in enumerate(settings)]
+  scores = np.array([s.mean[metric] if s.trained_to_end else np.nan for s in settings])
+  fig = Figure(figsize=(6.4, 4.2))
+  ax = fig.subplots()
+  ax.scatter(numbers, scores, s=14, label="trial")
+  finite = np.where(np.isfinite(scores), scores, -np.inf if maximise else np.inf)
+  best = np.maximum.accumulate(finite) if maximise else np.minimum.accumulate(finite)
+  ax.step(numbers, np.where(np.isfinite(best), best, np.nan), where="post", color="C3",
+          label="best so far")  # fmt: skip
+  ax.set_xlabel("trial")
+  ax.set_ylabel(metric.replace("_", " ") + " (mean over seeds)")
+  ax.legend(fontsize=8, loc="best")
+  ax.set_title(title)
+  fig.tight_layout()
+  if path is not None:
+    fig.savefig(path, dpi=110)
+  return fig

@@ -26,6 +26,8 @@ class ProgressBar:
     return self
 
   def __call__(self, progress: EpochProgress) -> None:
+    if progress.done < self.bar.n:  # a new program (tune's next batch): the bar starts over
+      self.bar.reset()
     if self.bar.total != progress.total:
       self.bar.total = progress.total
     prefix = f"{self.name} " if self.name else ""

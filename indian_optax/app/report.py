@@ -32,7 +32,9 @@ def _mean_std(setting: Setting, metric: str, digits: int = 4) -> str:
 def _table(result: SweepResult, settings: Sequence[Setting]) -> list[str]:
   names = result.hyperparameter_names
   named = any("optimizer" in s.hyperparameters for s in settings)
-  header = ["rank"] + ["optimizer"] * named + [OPTION_NAMES.get(n, n) for n in names]
+  trials = any("trial" in s.hyperparameters for s in settings)  # a tuning's
+  header = ["rank"] + ["optimizer"] * named + ["trial"] * trials
+  header += [OPTION_NAMES.get(n, n) for n in names]
   header += ["seeds", "val accuracy", "test accuracy", "train loss", "diverged"]
   stopped = any(not s.trained_to_end for s in settings)
   header += ["epochs"] * stopped
@@ -40,6 +42,7 @@ def _table(result: SweepResult, settings: Sequence[Setting]) -> list[str]:
   for rank, setting in enumerate(settings, start=1):
     hyper = setting.hyperparameters
     row = [str(rank)] + [str(hyper.get("optimizer", ""))] * named
+    row += [str(hyper.get("trial", ""))] * trials
     row += ["-" if hyper.get(n) is None else f"{hyper[n]:g}" for n in names]
     row += [
       str(len(setting.seeds)),
@@ -98,7 +101,10 @@ def summary(
   if not ranked:
     return "\n".join([*lines, "no run has finished", *_files(files)])
   best = ranked[0]
-  chosen = " ".join(f"{OPTION_NAMES.get(k, k)}={v}" for k, v in best.hyperparameters.items())
+  chosen = " ".join(
+    f"{OPTION_NAMES.get(k, k)}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+    for k, v in best.hyperparameters.items()
+  )
   lines.append(
     f"chosen: {chosen}: test accuracy {_mean_std(best, 'final_test_accuracy')}"
     + (f", {best.diverged} of its runs diverged" if best.diverged else "")
@@ -130,6 +136,15 @@ def figures(result: SweepResult) -> dict[str, Callable[[pathlib.Path], Any]]:
       drawn[f"heatmap_{metric.removeprefix('final_')}.png"] = functools.partial(
         _heatmap, result, metric=metric, title=label
       )
+  if command == "tune" and result.configs:
+    searched = [n for n in result.hyperparameter_names
+                if len({c[n] for c in result.configs}) > 1]  # fmt: skip
+    if len(searched) >= 2:
+      x, y = searched[:2]
+      drawn["trials.png"] = functools.partial(
+        plots.trials, result, x=x, y=y, title=f"{len(result.settings())} trials: {title}"
+      )
+    drawn["trial_history.png"] = functools.partial(plots.trial_history, result, title=title)
   if command == "compare":
     settings, what = result.chosen_settings(), "each optimizer's chosen setting"
   else:

@@ -32,6 +32,10 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 """Metric (a history, or ``final_`` + a history) -> whether higher is better: the one table."""
 
 
+LABELS = ("seed", "optimizer", "trial")
+"""Config keys that label a run rather than set a hyperparameter (``trial``: a tuning's)."""
+
+
 def higher_is_better(metric: str) -> bool:
   """The direction of ``metric`` (``val_accuracy``, ``final_train_loss`` ...) from the table."""
   return HIGHER_IS_BETTER[metric.removeprefix("final_")]
@@ -242,9 +246,9 @@ class SweepResult:
 
   @property
   def hyperparameter_names(self) -> list[str]:
-    """The names in the configs other than ``seed`` and ``optimizer``, in order of appearance."""
+    """The names in the configs other than the :data:`LABELS`, in order of appearance."""
     names = dict.fromkeys(k for c in self.configs for k in c)
-    return [k for k in names if k not in ("seed", "optimizer")]
+    return [k for k in names if k not in LABELS]
 
   def selection_scores(self) -> np.ndarray:
     """``[runs]`` the selection metric, signed so that higher is better (NaN if diverged)."""
@@ -570,6 +574,19 @@ def _metadata(document: dict[str, Any]) -> Optional[Metadata]:
     halving=None if halving is None else HalvingRecord(halving["eta"], tuple(halving["rungs"])),
     files=tuple(document.get("files", ())),
   )
+
+
+def run_records(result: SweepResult) -> list[dict[str, Any]]:
+  """The result's runs as ``results.json`` records them (config, outcome, history)."""
+  return _runs(result)
+
+
+def from_runs(records: Sequence[Mapping[str, Any]], epochs: int, selection: str) -> SweepResult:
+  """The result of run records (:func:`run_records`) of ``epochs`` epochs, ranked by
+  ``selection``."""
+  document = {"format": FORMAT, "version": FORMAT_VERSION, "complete": True, "epochs": epochs,
+              "selection": {"metric": selection}, "runs": list(records)}  # fmt: skip
+  return from_json(document)
 
 
 def save(result: SweepResult, folder: Union[str, os.PathLike]) -> list[pathlib.Path]:

@@ -281,9 +281,49 @@ def sweep(
   Returns: a :class:`~indian_optax.app.SweepResult`, runs in :func:`grid_points` order.
   """
   val_fraction = check_arguments(grid, seeds, epochs, batch_size, select, val_fraction, validation)
+  configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
+  if halving is not None and resume_from is not None:
+    raise ValueError("sweep: resume_from is not supported with halving")
+  if halving is None and rungs is not None:
+    raise ValueError("sweep: rungs need halving")
+  return train_configs(
+    optimizer, list(grid), configs, init_params=init_params, apply_fn=apply_fn, data=data,
+    epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, validation=validation,
+    select=select, split_seed=split_seed, chunk_size=chunk_size, loss_fn=loss_fn,
+    on_epoch=on_epoch, on_chunk=on_chunk, resume_from=resume_from, devices=devices,
+    halving=halving, rungs=rungs,
+  )  # fmt: skip
+
+
+def train_configs(
+  optimizer: Callable[..., optax.GradientTransformation],
+  names: Sequence[str],
+  configs: list[dict],
+  *,
+  init_params: Callable[[jax.Array], Params],
+  apply_fn: Callable[[Params, jax.Array], jax.Array],
+  data: Data,
+  epochs: int,
+  batch_size: int,
+  val_fraction: float,
+  validation: Optional[tuple[np.ndarray, np.ndarray]] = None,
+  select: str = "val_accuracy",
+  split_seed: int = 0,
+  chunk_size: Union[int, str, None] = "auto",
+  loss_fn: Callable[[jax.Array, jax.Array], jax.Array] = softmax_cross_entropy,
+  on_epoch: Optional[Callable[[EpochProgress], None]] = None,
+  on_chunk: Optional[Callable[[SweepResult], None]] = None,
+  resume_from: Optional[SweepResult] = None,
+  devices: Optional[Sequence[jax.Device]] = None,
+  halving: Optional[float] = None,
+  rungs: Optional[Sequence[int]] = None,
+) -> SweepResult:
+  """Trains the given ``configs`` (each the hyperparameters ``names``, a ``seed`` and any
+  labels) by :func:`sweep`'s contract: what :func:`sweep` runs for its grid, and
+  :func:`~indian_optax.app.tune` for each batch of trials. Arguments as :func:`sweep`'s,
+  checked by it (``val_fraction`` resolved)."""
   splits = _splits(data, val_fraction, split_seed, validation)
   check_batch_size(batch_size, len(splits.y_train))
-  configs = [{"optimizer": name, **c} if name else c for c in grid_points(grid, seeds)]
   if chunk_size == "auto":  # decided for the platform of the devices it will run on
     sample = jax.ShapeDtypeStruct(np.shape(splits.x_train)[1:], np.asarray(splits.x_train).dtype)
     chunk_size = auto_chunk_size(init_params, batch_size, len(configs), devices, apply_fn, sample)
@@ -293,15 +333,11 @@ def sweep(
   program = engine.compile_sweep(
     optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement
   )
-  job = SweepJob(program, placement, list(grid), configs, size, epochs, select)
+  job = SweepJob(program, placement, list(names), configs, size, epochs, select)
   placed = Splits(*(placement.replicated(a) for a in splits))
   schedule: dict[str, Any] = {}
   if halving is not None:
-    if resume_from is not None:
-      raise ValueError("sweep: resume_from is not supported with halving")
     schedule = dict(rungs=engine.rung_epochs(epochs, halving, rungs), eta=halving)
-  elif rungs is not None:
-    raise ValueError("sweep: rungs need halving")
   resumed = resume_from if resume_from is not None and resume_from.configs else None
   if resumed is not None:
     _check_resumable(resumed, configs, size)

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indian_optax.app import cli, optimizers
+from indian_optax.app import Range, cli, optimizers
 from indian_optax.app.plan import Plan, Report, UsageError, parse
 from indian_optax.app.results import Metadata
 
@@ -94,14 +94,27 @@ PER_COMMAND = {
     "--seeds": st.sampled_from(["1", "2", "0"]),
   },
 }  # fmt: skip
+RANGES = st.sampled_from(["0.01:1", "0.1:2", "0:1", "0:1:linear", "1:0.1", "0.5", "x", "0.1:1:log",
+                          "0.1,0.2", "1e-3:1e3", "0.2:0.9:linear"])  # fmt: skip
+PER_COMMAND["tune"] = {
+  "--optimizer": st.sampled_from(["indian", "innaprop", "adam"]),
+  "--alpha": RANGES, "--beta": RANGES, "--lr": RANGES,
+  "--sigma": st.sampled_from(["0.5:0.99:linear", "0.9", "1", "0.1:1"]),
+  "--weight-decay": st.sampled_from(["0", "1e-4:1e-2", "-1"]),
+  "--trials": st.sampled_from(["1", "8", "0", "x"]), "--batch": st.sampled_from(["1", "4", "0"]),
+  "--sampler": st.sampled_from(["tpe", "random", "cmaes", "gp", "grid"]),
+  "--storage": st.sampled_from(["sqlite:///x.db", "journal:x.log", "nonsense", "postgresql://h/d"]),
+  "--study": st.sampled_from(["a", "b"]), "--seeds": st.sampled_from(["1", "2", "0"]),
+  "--halving": st.sampled_from(["2", "3", "1"]),
+}  # fmt: skip
 DATASETS = st.sampled_from(["good"] * 6 + ["partial", "text", "folder", "missing", "cifar"])
 
 
 @st.composite
-def commands(draw, repeat=False, options=7):
+def commands(draw, repeat=False, options=7, tune=False):
   """(argv without --out, whether the command is ``report``), data files named as in
   :func:`files`; ``repeat``: an option may come twice; at most ``options`` options."""
-  command = draw(st.sampled_from(["sweep", "train", "compare", "report"]))
+  command = draw(st.sampled_from(["sweep", "train", "compare", "report"] + ["tune"] * tune))
   if command == "report":
     return ["report", draw(st.sampled_from(["finished", "folder", "text", "missing"]))], True
   argv = [command, "--dataset", draw(DATASETS)]
@@ -120,7 +133,7 @@ def commands(draw, repeat=False, options=7):
 
 
 @settings(max_examples=1500, derandomize=True, deadline=None)
-@given(drawn=commands(repeat=True, options=4), resume=st.booleans())
+@given(drawn=commands(repeat=True, options=4, tune=True), resume=st.booleans())
 def test_every_command_line_is_a_checked_plan_or_one_line(drawn, resume):
   argv, is_report = drawn
   argv = ["digits" if token == "good" else token for token in argv]
@@ -138,8 +151,14 @@ def test_every_command_line_is_a_checked_plan_or_one_line(drawn, resume):
   for sweep in plan.sweeps:  # the values given, once each, in the order given
     for hyperparameter, values in sweep.grid.items():
       option = "--" + optimizers.OPTION_NAMES[hyperparameter].replace("_", "-")
-      if option in argv and plan.command != "train":
-        text = argv[argv.index(option) + 1]
+      if option not in argv or plan.command == "train":
+        continue
+      text = argv[argv.index(option) + 1]
+      if plan.command == "tune":  # a range LOW:HIGH[:scale], log-uniform unless linear
+        low, high, *scale = text.split(":") if ":" in text else (text, None)
+        wanted = float(low) if high is None else Range(float(low), float(high), scale != ["linear"])
+        assert plan.space[hyperparameter] == wanted, argv
+      else:
         assert values == tuple(dict.fromkeys(float(v) for v in text.split(","))), argv
   record = json.loads(json.dumps(plan.record()))  # what results.json keeps
   meta = Metadata(plan.command, plan.options.dataset, "mlp", plan.arguments, record)
