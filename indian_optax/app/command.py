@@ -9,6 +9,7 @@ import dataclasses
 import datetime
 import os
 import pathlib
+import time
 import warnings
 from typing import Any, Optional
 
@@ -359,27 +360,22 @@ def _open_study(plan: Plan, url: str, model: str) -> Any:
   """The study ``--study`` in ``url``, created if new; one that was made for other options,
   or a storage that cannot be opened, is one line naming the culprit."""
   import optuna
-  from optuna.storages.journal import JournalFileBackend
 
   from indian_optax.app import tuning
 
   optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar and summary say it
   warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
   options = plan.options
-  try:
-    if url.startswith("journal:"):
-      backend = JournalFileBackend(url.removeprefix("journal:"))
-      storage: Any = optuna.storages.JournalStorage(backend)
-    else:  # SQLite serialises writers: wait for a busy database rather than fail
-      timeout = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
-      storage = optuna.storages.RDBStorage(url, engine_kwargs=timeout)
-    study = optuna.create_study(
-      storage=storage, study_name=options.study, load_if_exists=True,
-      direction=tuning.direction(options.select),
-    )  # fmt: skip
-  except Exception as error:  # SQLAlchemy, a driver, the file system: each its own kind
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    raise UsageError(f"--storage: cannot open {url!r}: {reason}") from None
+  for attempt in range(5):  # processes creating one database at once race for its schema
+    try:
+      study = _create_study(url, options.study, tuning.direction(options.select))
+      break
+    except Exception as error:  # SQLAlchemy, a driver, the file system: each its own kind
+      if attempt < 4 and type(error).__name__ in ("IntegrityError", "OperationalError"):
+        time.sleep(0.2 * (attempt + 1))
+        continue
+      reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+      raise UsageError(f"--storage: cannot open {url!r}: {reason}") from None
   identity, recorded = plan.study_identity(model), study.user_attrs.get("indian_optax")
   if recorded is None and study.trials:
     raise UsageError(f"--study: {options.study!r} in {url} holds trials of another program: "
@@ -395,6 +391,23 @@ def _open_study(plan: Plan, url: str, model: str) -> Any:
     )
   study.sampler = _sampler(options.sampler, options.seed + len(study.trials))
   return study
+
+
+def _create_study(url: str, name: str, direction: str) -> Any:
+  import optuna
+  from optuna.storages.journal import JournalFileBackend
+
+  if url.startswith("journal:"):
+    storage: Any = optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+  else:  # SQLite serialises writers: wait for a busy database rather than fail
+    timeout = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=timeout)
+  return optuna.create_study(
+    storage=storage,
+    study_name=name,
+    load_if_exists=True,
+    direction=direction,  # type: ignore[arg-type]
+  )
 
 
 def _sampler(name: str, seed: int) -> Any:

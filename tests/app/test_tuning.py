@@ -2,7 +2,9 @@
 trials and its runs, and the `indian-optax tune` command around it."""
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -106,6 +108,18 @@ def test_an_interrupted_batch_fails_its_trials_and_a_second_run_completes_the_st
   result = tune(indian_factory, SPACE, **problem, **TINY, trials=4, batch=2, study=tuned)
   assert sorted({c["trial"] for c in result.configs}) == [2, 3, 4, 5]
   assert [t.state.name for t in tuned.trials].count("COMPLETE") == 4
+
+
+def test_the_running_trials_of_a_dead_local_process_are_failed_at_the_next_start():
+  dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                        capture_output=True, text=True, check=True)  # fmt: skip
+  tuned = study()
+  killed, alive, elsewhere = (tuned.ask() for _ in range(3))
+  killed.set_user_attr(tuning.PROCESS, [socket.gethostname(), int(dead.stdout)])
+  alive.set_user_attr(tuning.PROCESS, [socket.gethostname(), os.getpid()])
+  elsewhere.set_user_attr(tuning.PROCESS, ["another-host", int(dead.stdout)])
+  assert tuning.fail_dead_trials(tuned) == [killed.number]
+  assert [t.state.name for t in tuned.trials] == ["FAIL", "RUNNING", "RUNNING"]
 
 
 @pytest.mark.parametrize(
