@@ -20,18 +20,24 @@ on the same epochs, with and without halving; both warmed up first (compilation 
 import argparse
 import pathlib
 import sys
+import tempfile
 import time
 
+import jax
 import numpy as np
 import optuna
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import _common  # noqa: E402
 
-from indian_optax.app import optimizers, sweep, tune, tuning  # noqa: E402
+from indian_optax.app import optimizers, sweep, tune  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-GRID = {"alpha": [0.1, 0.5, 1.0, 2.0], "beta": [0.01, 0.1, 0.5, 1.0], "learning_rate": [0.03, 0.1, 0.3]}
+GRID = {
+  "alpha": [0.1, 0.5, 1.0, 2.0],
+  "beta": [0.01, 0.1, 0.5, 1.0],
+  "learning_rate": [0.03, 0.1, 0.3],
+}
 SPACE = optimizers.TUNE_SPACES["indian"]
 FRESH_SEEDS = [1000, 1001, 1002]
 WORKLOADS = {  # (data set, model): epochs of every search
@@ -71,10 +77,15 @@ def chosen_value(inputs: dict, chosen: dict, epochs: int) -> float:
   return float(np.mean(result.final_test_accuracy))
 
 
-def quality(dataset: str, model: str, epochs: int, repetitions: int, budget: int) -> list[list[str]]:
+def quality(
+  dataset: str, model: str, epochs: int, repetitions: int, budget: int, quick: bool
+) -> list[list[str]]:
   inputs = _common.sweep_inputs(dataset, model)
-  grid = {k: v for k, v in GRID.items()} if budget == 48 else {k: v[:2] for k, v in GRID.items()}
-  methods = {"grid 4 x 4 x 3": None, **searches(budget)}
+  grid = dict(GRID) if not quick else {k: v[:2] for k, v in GRID.items()}
+  label = "grid " + " x ".join(str(len(v)) for v in grid.values())
+  methods = {label: None, **searches(budget)}
+  if quick:  # the grid, one batched TPE and one random search
+    methods = {k: v for i, (k, v) in enumerate(methods.items()) if i in (0, 1, 6)}
   worth: dict[str, dict[int, float]] = {name: {} for name in methods}
   spent: dict[str, float] = {name: 0.0 for name in methods}
   for r in range(repetitions):
@@ -94,7 +105,7 @@ def quality(dataset: str, model: str, epochs: int, repetitions: int, budget: int
       print(f"{dataset} {model} r={r} {name}: {worth[name][r]:.4f} {best}", flush=True)
   rows = []
   for name in methods:
-    against = _common.paired_values(worth[name], worth["grid 4 x 4 x 3"], "final_test_accuracy")
+    against = _common.paired_values(worth[name], worth[label], "final_test_accuracy")
     trials = budget if methods[name] is None else methods[name][2]
     rows.append([
       f"{dataset} {model}", name, f"{trials * epochs}", _common.mean_sd(list(worth[name].values())),
@@ -103,7 +114,7 @@ def quality(dataset: str, model: str, epochs: int, repetitions: int, budget: int
   return rows
 
 
-def speed(epochs: int, halving: bool, trials: int = 32) -> list[str]:
+def speed(epochs: int, halving: bool, trials: int = 32, repeats: int = 3) -> list[str]:
   inputs = _common.sweep_inputs("digits", "mlp")
   schedule = dict(halving=3) if halving else {}
 
@@ -117,7 +128,8 @@ def speed(epochs: int, halving: bool, trials: int = 32) -> list[str]:
     tune(factory, SPACE, **inputs, epochs=epochs, trials=trials, batch=1, chunk_size=1,
          study=study, **schedule)  # fmt: skip
 
-  times = _common.interleaved_medians({"batch": batched, "one": one_by_one}, repeats=3, warmup=1)
+  runs = {"batch": batched, "one": one_by_one}
+  times = _common.interleaved_medians(runs, repeats=repeats, warmup=1)
   return [
     f"{trials} trials x {epochs} epochs" + (", halving eta 3" if halving else ""),
     f"{times['batch']:.1f}", f"{times['one']:.1f}", f"{times['one'] / times['batch']:.1f}x",
@@ -132,19 +144,25 @@ def main(argv=None) -> None:
   args = parser.parse_args(argv)
   repetitions, budget = (2, 8) if args.quick else (args.repetitions, 48)
   workloads = list(WORKLOADS.items())[:1] if args.quick else list(WORKLOADS.items())
-  speed_rows = [speed(2 if args.quick else 10, halving, 4 if args.quick else 32)
-                for halving in (False, True)]  # fmt: skip
+  cache = pathlib.Path(tempfile.gettempdir()) / "indian-optax-benchmark-cache"
+  jax.config.update("jax_compilation_cache_dir", str(cache))  # each search builds its programs
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+  speed_rows = [
+    speed(1, halving, trials=4, repeats=1) if args.quick else speed(10, halving)
+    for halving in ((False,) if args.quick else (False, True))
+  ]
   speed_body = (
     "Wall time of one batch of trials trained as one vmapped program against the same trials "
     "run one program each (what Optuna's `study.optimize` does: one trial at a time), digits "
     "MLP, batch size 64, random sampler, compilation excluded (one warm-up run), medians of 3 "
     "interleaved runs.\n\n"
-    + _common.markdown_table(["trials", "one program: s", "one program each: s", "speed-up"],
-                             speed_rows)  # fmt: skip
+    + _common.markdown_table(
+      ["trials", "one program: s", "one program each: s", "speed-up"], speed_rows
+    )  # fmt: skip
   )
   rows = []
   for (dataset, model), epochs in workloads:
-    rows += quality(dataset, model, 2 if args.quick else epochs, repetitions, budget)
+    rows += quality(dataset, model, 1 if args.quick else epochs, repetitions, budget, args.quick)
   header = ["workload", "search", "config-epochs", "test accuracy of the chosen setting",
             "against the grid (paired over repetitions)", "s per search"]  # fmt: skip
   body = (

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow  # builds, subprocesses, notebooks or long trainin
     ("low_precision", "stochastic rounding"),
     ("save_cost", "chunk saves"),
     ("app_epoch_cost", "region analysis: ms per epoch"),
+    ("tuning", "against the grid (paired over repetitions)"),
   ],
 )
 def test_benchmark_runs_quick_and_writes_its_section(tmp_path, name, section):
@@ -32,6 +33,7 @@ def test_benchmark_runs_quick_and_writes_its_section(tmp_path, name, section):
     "convergence": "convergence_digits_mlp",
     "paper_protocol": "paper_protocol_digits_mlp",
     "language_model": "language_model_cpu",
+    "tuning": "tuning_quality",
   }
   name = sections.get(name, name)
   assert f"<!-- {name}:start -->" in text and f"<!-- {name}:end -->" in text
