@@ -20,6 +20,7 @@ from indian_optax.app import interrupts, models, report, results, results_files,
 from indian_optax.app.plan import Plan, UsageError, shown
 from indian_optax.app.progress import ProgressBar
 from indian_optax.app.results import HalvingRecord, Metadata, SweepResult
+from indian_optax.app.space import Range
 from indian_optax.app.sweeping import (
   SweepArgumentError,
   check_batch_size,
@@ -308,10 +309,11 @@ def _tune_and_save(
     command="tune", dataset=dataset.name, model=model.name, arguments=plan.arguments,
     options=plan.record() | {"model": model.name}, halving=plan.halving,
     files=files + ((STUDY_DB,) if options.storage is None else ()),
+    ranges={h: r._asdict() for h, r in (plan.space or {}).items() if isinstance(r, Range)},
   )  # fmt: skip
 
   def save(result: SweepResult) -> list[pathlib.Path]:
-    done = len(tuning._trials(study, tuning.FINISHED)) >= options.trials
+    done = len(tuning.in_states(study, tuning.FINISHED)) >= options.trials
     whole = dataclasses.replace(result, complete=done, metadata=metadata)
     with interrupts.deferred():  # a fresh saver: another process's trials may come between
       return results.Saver().save(whole, folder)
@@ -352,8 +354,10 @@ def _study_state(study: Any, url: str, trials: int) -> str:
   finished = sum(state in tuning.FINISHED for state in states)
   pruned = sum(state.name == "PRUNED" for state in states)
   failed = sum(state.name == "FAIL" for state in states)
+  running = sum(state.name == "RUNNING" for state in states)
+  elsewhere = f", {running} running in other processes" if running else ""
   return (f"study {study.study_name!r} in {url}: {finished} of {trials} trials finished "
-          f"({pruned} pruned), {failed} failed")  # fmt: skip
+          f"({pruned} pruned), {failed} failed{elsewhere}")  # fmt: skip
 
 
 def _open_study(plan: Plan, url: str, model: str) -> Any:
@@ -375,6 +379,8 @@ def _open_study(plan: Plan, url: str, model: str) -> Any:
         time.sleep(0.2 * (attempt + 1))
         continue
       reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+      if isinstance(error, ModuleNotFoundError):  # a database driver: psycopg2, pymysql ...
+        reason += " (a PostgreSQL server needs pip install 'indian-optax[postgres]')"
       raise UsageError(f"--storage: cannot open {url!r}: {reason}") from None
   identity, recorded = plan.study_identity(model), study.user_attrs.get("indian_optax")
   if recorded is None and study.trials:

@@ -136,12 +136,14 @@ class Metadata:
   """What the ``indian-optax`` command records about the result set it wrote.
 
   Attributes:
-    command: ``sweep``, ``compare`` or ``train``.
+    command: ``sweep``, ``compare``, ``train`` or ``tune``.
     dataset, model: what was trained (a data set's name or file, ``mlp`` or ``cnn``).
     arguments: the command line as given.
     options: every recorded option's value (``Plan.record()``: what ``--resume`` compares).
     halving: the halving schedule, None for a full sweep.
     files: the files of the result set (``results.json`` first).
+    ranges: a tuning's search ranges, hyperparameter -> ``{"low", "high", "log"}`` (None for
+      a sweep): an edge warning is then about the range, not the values tried.
   """
 
   command: str
@@ -151,6 +153,7 @@ class Metadata:
   options: Mapping[str, Any]
   halving: Optional[HalvingRecord] = None
   files: tuple[str, ...] = ()
+  ranges: Optional[Mapping[str, Mapping[str, Any]]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,8 +337,11 @@ class SweepResult:
     """One line for each swept hyperparameter whose chosen value is the grid's smallest or largest.
 
     Checked for each optimizer's best setting, for hyperparameters with at least
-    3 values tried; the line says which way to extend the grid.
+    3 values tried; the line says which way to extend the grid. A tuning's hyperparameter
+    (a range in :attr:`Metadata.ranges`) is checked against its range instead: the chosen
+    value in the range's first or last twentieth (on its scale) says which way to widen it.
     """
+    ranges = (self.metadata.ranges if self.metadata is not None else None) or {}
     warnings = []
     for name in self.optimizers:
       runs = self.where(optimizer=name) if name else self
@@ -344,8 +350,11 @@ class SweepResult:
         continue
       prefix = f"{name}: " if name else ""
       for hp in runs.hyperparameter_names:
-        tried = sorted({c[hp] for c in runs.configs if hp in c})
         value = best.hyperparameters.get(hp)
+        if hp in ranges and value is not None:
+          warnings += _range_edge(prefix, hp, value, ranges[hp])
+          continue
+        tried = sorted({c[hp] for c in runs.configs if hp in c})
         if len(tried) < 3 or value not in (tried[0], tried[-1]):
           continue
         end, way = ("smallest", "below") if value == tried[0] else ("largest", "above")
@@ -413,6 +422,18 @@ class SweepResult:
     return load(path)
 
 
+def _range_edge(prefix: str, name: str, value: float, searched: Mapping[str, Any]) -> list[str]:
+  """The warning for a chosen value in the first or last twentieth of its search range."""
+  low, high, log = float(searched["low"]), float(searched["high"]), bool(searched["log"])
+  scale = (lambda v: math.log(v)) if log and low > 0 and value > 0 else (lambda v: v)
+  where = (scale(value) - scale(low)) / (scale(high) - scale(low))
+  if 0.05 <= where <= 0.95:
+    return []
+  end, way = ("bottom", "below") if where < 0.05 else ("top", "above")
+  return [f"{prefix}the chosen {name}={value:.4g} lies at the {end} of its range "
+          f"{low:g}:{high:g}: widen the range {way} it"]  # fmt: skip
+
+
 def json_number(value: Any) -> Optional[float]:
   """A JSON-safe float: None for non-finite values (diverged or absent)."""
   value = float(value)
@@ -454,6 +475,8 @@ def _header(result: SweepResult) -> dict[str, Any]:
     document["files"] = list(meta.files)
     if meta.halving is not None:
       document["halving"] = {"eta": meta.halving.eta, "rungs": list(meta.halving.rungs)}
+    if meta.ranges is not None:
+      document["ranges"] = {k: dict(v) for k, v in meta.ranges.items()}
   summarised = bool(result.configs) and result.complete
   document |= {
     "selection": {"metric": result.selection, "split": SELECTIONS[result.selection][0]},
@@ -573,6 +596,7 @@ def _metadata(document: dict[str, Any]) -> Optional[Metadata]:
     options=dict(document.get("options", {})),
     halving=None if halving is None else HalvingRecord(halving["eta"], tuple(halving["rungs"])),
     files=tuple(document.get("files", ())),
+    ranges=document.get("ranges"),
   )
 
 

@@ -131,6 +131,8 @@ def tune(
   for argument, value in (("trials", trials), ("batch", batch)):
     if value < 1:
       raise SweepArgumentError(argument, f"{argument} must be >= 1, got {value}", "tune")
+  if halving is None and rungs is not None:
+    raise ValueError("tune: rungs need halving")
   fixed = {k: (v.low if isinstance(v, Range) else v,) for k, v in space.items()}
   val_fraction = check_arguments(fixed, seeds, epochs, batch_size, select, val_fraction, validation)
   if study is None:
@@ -178,19 +180,20 @@ def ask_batch(study: optuna.Study, space: Space, trials: int, batch: int) -> lis
     trial.set_user_attr(PROCESS, [socket.gethostname(), os.getpid()])
     # Numbers are the storage's, in order: counting the live trials up to this one decides the
     # same way in every process sharing the study, so two never both take the last place.
-    if sum(t.number <= trial.number for t in _trials(study, LIVE)) > trials:
+    if sum(t.number <= trial.number for t in in_states(study, LIVE)) > trials:
       study.tell(trial, state=TrialState.FAIL)
       break
     asked.append(trial)
   return asked
 
 
-def _trials(study: optuna.Study, states: Sequence[TrialState]) -> list[optuna.trial.FrozenTrial]:
+def in_states(study: optuna.Study, states: Sequence[TrialState]) -> list[optuna.trial.FrozenTrial]:
+  """The study's trials in the given states (not copied)."""
   return study.get_trials(deepcopy=False, states=tuple(states))
 
 
 def _live(study: optuna.Study) -> int:
-  return len(_trials(study, LIVE))
+  return len(in_states(study, LIVE))
 
 
 def tell(study: optuna.Study, asked: Sequence[optuna.Trial], result: SweepResult) -> None:
@@ -218,7 +221,7 @@ def tell(study: optuna.Study, asked: Sequence[optuna.Trial], result: SweepResult
 def fail(study: optuna.Study, trials: Sequence[Union[optuna.Trial, int]]) -> None:
   """Tells each still-running trial of ``trials`` FAIL (what an interrupt leaves)."""
   numbers = {t if isinstance(t, int) else t.number for t in trials}
-  for trial in _trials(study, (TrialState.RUNNING,)):
+  for trial in in_states(study, (TrialState.RUNNING,)):
     if trial.number in numbers:
       study.tell(trial.number, state=TrialState.FAIL)
 
@@ -227,7 +230,7 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
   """Fails the RUNNING trials of processes on this host that no longer exist (killed without a
   chance to fail them); returns their numbers. Trials of other hosts are left alone."""
   host, dead = socket.gethostname(), []
-  for trial in _trials(study, (TrialState.RUNNING,)):
+  for trial in in_states(study, (TrialState.RUNNING,)):
     owner = trial.user_attrs.get(PROCESS)
     if isinstance(owner, list) and len(owner) == 2 and owner[0] == host and not _alive(owner[1]):
       dead.append(trial.number)
@@ -253,7 +256,7 @@ def finished(study: optuna.Study, epochs: int, select: str) -> SweepResult:
   """The runs of the study's finished trials (by trial number, then seed), from the runs each
   trial keeps; a trial finished without them (by another program) is left out."""
   records = [
-    run for trial in sorted(_trials(study, FINISHED), key=lambda t: t.number)
+    run for trial in sorted(in_states(study, FINISHED), key=lambda t: t.number)
     for run in trial.user_attrs.get(RUNS, [])
   ]  # fmt: skip
   return results.from_runs(records, epochs, select)

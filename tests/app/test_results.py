@@ -6,12 +6,13 @@ setting with one diverged seed rank among the finite ones, a Setting whose seeds
 while its numbers keep the runs' order.
 """
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from indian_optax.app import SweepResult, results
+from indian_optax.app import Metadata, SweepResult, results
 
 
 def seeds_of(*settings, seeds=(0, 1)):
@@ -179,3 +180,23 @@ def test_where_take_and_concatenate_keep_rows_together(make_result):
     SweepResult.concatenate([r, SweepResult.empty(epochs=3)])
   with pytest.raises(ValueError, match="no runs"):
     SweepResult.empty(epochs=2).best()
+
+
+def test_a_tuned_value_at_the_edge_of_its_range_is_warned_about(make_result):
+  """A tuning's ranges replace the values tried: the chosen value in the first or last
+  twentieth of its range (on the log scale here) says which way to widen it."""
+  configs = [{"trial": i, "alpha": a, "beta": 0.5, "seed": 0}
+             for i, a in enumerate([0.011, 0.5, 2.0])]  # fmt: skip
+  ranges = {"alpha": {"low": 0.01, "high": 10.0, "log": True}}
+  meta = Metadata("tune", "digits", "mlp", (), {}, ranges=ranges)
+  low = make_result(configs, [0.9, 0.8, 0.7], [0.1, 0.2, 0.3], metadata=meta)
+  assert low.grid_edge_warnings() == [
+    "the chosen alpha=0.011 lies at the bottom of its range 0.01:10: widen the range below it"
+  ]
+  inside = make_result(configs, [0.7, 0.9, 0.8], [0.1, 0.2, 0.3], metadata=meta)
+  assert inside.grid_edge_warnings() == [], "0.5 is inside; beta (fixed) is no range"
+  linear = dataclasses.replace(meta, ranges={"alpha": {"low": 0.0, "high": 2.1, "log": False}})
+  top = make_result(configs, [0.7, 0.8, 0.9], [0.1, 0.2, 0.3], metadata=linear)
+  assert top.grid_edge_warnings() == [
+    "the chosen alpha=2 lies at the top of its range 0:2.1: widen the range above it"
+  ]

@@ -156,3 +156,13 @@ def test_an_incomplete_result_is_saved_without_its_summary(tmp_path, make_result
   assert (document["best"], document["chosen"], document["warnings"]) == (None, {}, [])
   results.save(result, tmp_path)
   assert json.loads((tmp_path / "results.json").read_text())["best"] == result.best()
+
+
+def test_a_tunings_ranges_are_saved_and_loaded(tmp_path, make_result):
+  ranges = {"alpha": {"low": 0.05, "high": 5.0, "log": True}}
+  meta = Metadata("tune", "digits", "mlp", ("tune",), {}, ranges=ranges)
+  make_result([{"trial": 0, "alpha": 0.5, "seed": 0}], [0.875], [0.25], metadata=meta).save(
+    tmp_path
+  )
+  assert json.loads((tmp_path / "results.json").read_text())["ranges"] == ranges
+  assert SweepResult.load(tmp_path).metadata.ranges == ranges

@@ -1,6 +1,7 @@
 """Tuning with Optuna: batches trained by the sweep engine, a study that keeps its budget, its
 trials and its runs, and the `indian-optax tune` command around it."""
 
+import importlib.util
 import json
 import os
 import signal
@@ -218,6 +219,23 @@ def test_a_study_made_for_another_optimizer_is_refused(tmp_path, capsys, data_fi
   status, _, stderr = run(capsys, *argv)
   assert status == 2 and "--study: 'indian-optax' in sqlite:///" in stderr
   assert "was made for --alpha" in stderr or "was made for --optimizer indian" in stderr
+
+
+@pytest.mark.parametrize("sampler", ["random", "cmaes"])
+def test_the_other_samplers_tune_too(tmp_path, capsys, data_file, sampler):
+  """CMA-ES needs the cmaes package (the cmaes extra, which the test extra installs)."""
+  argv = command(data_file, tmp_path / sampler, "--trials", "4", "--sampler", sampler, epochs=1)
+  status, stdout, stderr = run(capsys, *argv)
+  assert status == 0, stderr
+  assert "4 of 4 trials finished" in stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="PyTorch is installed")
+def test_the_gaussian_process_sampler_without_pytorch_is_one_line(tmp_path, capsys, data_file):
+  status, _, stderr = run(capsys, *command(data_file, tmp_path / "gp", "--sampler", "gp"))
+  assert status == 2 and stderr.count("\n") == 1
+  assert "--sampler gp: Optuna's sampler needs the torch package: pip install" in stderr
+  assert not (tmp_path / "gp").exists()
 
 
 _AS_FROM_A_TERMINAL = (
