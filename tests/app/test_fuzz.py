@@ -202,7 +202,7 @@ def test_every_list_option_takes_every_length_from_0_to_5(command, option, lengt
 
 @pytest.mark.slow
 @settings(
-  max_examples=12, derandomize=True, deadline=None,
+  max_examples=8, derandomize=True, deadline=None,
   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )  # fmt: skip
 @given(drawn=commands())
