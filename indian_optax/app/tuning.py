@@ -143,11 +143,10 @@ def tune(
                      f"is to {direction(select)}")  # fmt: skip
   fail_dead_trials(study)
   while asked := ask_batch(study, space, trials, batch):
+    label = {"optimizer": name} if name else {}
     configs = [
-      {**({"optimizer": name} if name else {}), "trial": trial.number, **values(trial, space),
-       "seed": seed}
-      for trial in asked for seed in seeds
-    ]  # fmt: skip
+      label | {"trial": t.number, **values(t, space), "seed": s} for t in asked for s in seeds
+    ]
     try:
       result = train_configs(
         optimizer, list(space), configs, init_params=init_params, apply_fn=apply_fn, data=data,
