@@ -76,10 +76,13 @@ def run(plan: Plan) -> int:
       else:
         replaced = _previous_result_set(plan, folder, document)
       dataset, model = _dataset_and_model(plan)
+      # A study elsewhere is opened and checked before --force removes anything here.
+      study = _open_study(plan, model.name, folder) if plan.options.storage else None
       interrupts.check()  # before --force removes anything
+      kept = [] if replaced else _listed_figures(document, folder)
       run_folder.remove(replaced)
       if plan.command == "tune":
-        return _tune_and_save(plan, folder, dataset, model)
+        return _tune_and_save(plan, folder, dataset, model, study, kept)
       return _train_and_save(plan, folder, previous, dataset, model)
   except run_folder.FolderError as error:
     raise UsageError(f"--out: {error}") from None
@@ -296,19 +299,26 @@ STUDY_DB = "study.db"
 
 
 def _tune_and_save(
-  plan: Plan, folder: pathlib.Path, dataset: datasets.Dataset, model: models.FunctionalModel
+  plan: Plan,
+  folder: pathlib.Path,
+  dataset: datasets.Dataset,
+  model: models.FunctionalModel,
+  study: Any,
+  kept: list[str],
 ) -> int:
   """tune: opens (or creates) the study, runs it to --trials finished trials a batch at a
-  time, saving the results of every finished trial after each batch, then plots and summary."""
+  time, saving the results of every finished trial after each batch, then plots and summary.
+  ``kept``: the figures an earlier run on the folder's study drew, listed until redrawn."""
   from indian_optax.app import tuning  # Optuna is imported by the command that uses it
 
-  options, url = plan.options, plan.options.storage or f"sqlite:///{folder / STUDY_DB}"
-  study = _open_study(plan, url, model.name)
-  files = (results_files.RESULTS_JSON, results_files.RESULTS_CSV)
+  options, url = plan.options, _storage_url(plan, folder)
+  study = study or _open_study(plan, model.name, folder)
+  files: tuple[str, ...] = (results_files.RESULTS_JSON, results_files.RESULTS_CSV)
+  files += ((STUDY_DB,) if options.storage is None else ()) + tuple(kept)
   metadata = Metadata(
     command="tune", dataset=dataset.name, model=model.name, arguments=plan.arguments,
     options=plan.record() | {"model": model.name}, halving=plan.halving,
-    files=files + ((STUDY_DB,) if options.storage is None else ()),
+    files=tuple(dict.fromkeys(files)),
     ranges={h: r._asdict() for h, r in (plan.space or {}).items() if isinstance(r, Range)},
   )  # fmt: skip
 
@@ -336,8 +346,9 @@ def _tune_and_save(
   except KeyboardInterrupt:  # the batch's trials are failed by tune; the finished ones stay
     interrupts.taken()
     save(tuning.finished(study, options.epochs, options.select))
-    raise Interrupted(folder, f"{_study_state(study, url, options.trials)}; run the same "
-                              "command again to go on") from None  # fmt: skip
+    again = "the same command again" + (" without --force" if plan.force else "")
+    message = f"{_study_state(study, url, options.trials)}; run {again} to go on"
+    raise Interrupted(folder, message) from None
   try:
     result, drawn = _draw(dataclasses.replace(result, metadata=metadata), folder, results.Saver())
   except KeyboardInterrupt:
@@ -360,16 +371,31 @@ def _study_state(study: Any, url: str, trials: int) -> str:
           f"({pruned} pruned), {failed} failed{elsewhere}")  # fmt: skip
 
 
-def _open_study(plan: Plan, url: str, model: str) -> Any:
-  """The study ``--study`` in ``url``, created if new; one that was made for other options,
-  or a storage that cannot be opened, is one line naming the culprit."""
+def _storage_url(plan: Plan, folder: pathlib.Path) -> str:
+  """--storage, or the SQLite file in the folder."""
+  return plan.options.storage or f"sqlite:///{folder / STUDY_DB}"
+
+
+def _listed_figures(document: Optional[dict], folder: pathlib.Path) -> list[str]:
+  """The figures an earlier tuning of this folder listed and drew (kept listed when the study
+  goes on, so that an interrupt before they are redrawn leaves none unlisted)."""
+  if not _holds_a_tuning(document):
+    return []
+  listed = (document or {}).get("files", [])
+  names = [n for n in listed if isinstance(n, str) and n.endswith(".png") and "/" not in n]
+  return [n for n in names if (folder / n).is_file()]
+
+
+def _open_study(plan: Plan, model: str, folder: pathlib.Path) -> Any:
+  """The study ``--study`` in the storage, created if new; one that was made for other
+  options, or a storage that cannot be opened, is one line naming the culprit."""
   import optuna
 
   from indian_optax.app import tuning
 
   optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar and summary say it
   warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-  options = plan.options
+  options, url = plan.options, _storage_url(plan, folder)
   for attempt in range(5):  # processes creating one database at once race for its schema
     try:
       study = _create_study(url, options.study, tuning.direction(options.select))
@@ -386,16 +412,21 @@ def _open_study(plan: Plan, url: str, model: str) -> Any:
   if recorded is None and study.trials:
     raise UsageError(f"--study: {options.study!r} in {url} holds trials of another program: "
                      "name another --study")  # fmt: skip
-  if recorded is None:
+  if recorded is None:  # read again: of two processes creating it at once, one identity wins
     study.set_user_attr("indian_optax", identity)
-  elif recorded != identity:
-    name = next(k for k in identity if recorded.get(k) != identity[k])
+    recorded = study.user_attrs.get("indian_optax")
+  if recorded != identity:
+    if not isinstance(recorded, dict):
+      recorded = {}
+    name = next((k for k in identity if recorded.get(k) != identity[k]), "study")
     raise UsageError(
       f"--study: {options.study!r} in {url} was made for --{name.replace('_', '-')} "
       f"{shown(recorded.get(name))}, not {shown(identity[name])}: name another --study "
       "(or --out), or give the options it was made with"
     )
-  study.sampler = _sampler(options.sampler, options.seed + len(study.trials))
+  # A study shared through --storage: processes started together must not draw the same points.
+  shared = os.getpid() if options.storage else 0
+  study.sampler = _sampler(options.sampler, options.seed + len(study.trials) + shared)
   return study
 
 

@@ -97,10 +97,10 @@ _COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {"compare": {"seeds": 3}}
 """Where a command's default differs from :class:`Options`'."""
 _DEFAULTS = Options()
 RUN_OPTIONS = ("out", "force", "resume", "compile_cache", "no_compile_cache")
+"""Options about this run of the command, not about the work: never recorded."""
 TUNE_RUN_OPTIONS = ("trials", "batch", "sampler", "chunk")
 """tune's options that may change from one run on a study to the next (more trials, another
 sampler): recorded, but not part of what the study is."""
-"""Options about this run of the command, not about the work: never recorded."""
 
 
 def _option(name: str) -> str:
@@ -182,6 +182,18 @@ def _range_from_json(value: Any) -> Values:
   raise ValueError(f"recorded as {value!r}")
 
 
+def _absolute_storage(url: str) -> str:
+  """A file storage's path made absolute (``journal:FILE``, ``sqlite:///FILE``), so that the
+  recorded study is found again from any directory; server URLs are kept as given."""
+  if url.startswith("journal:") and len(url) > len("journal:"):
+    return "journal:" + str(pathlib.Path(url.removeprefix("journal:")).expanduser().resolve())
+  if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///":
+    path = url.removeprefix("sqlite:///")
+    if path != ":memory:" and "?" not in path:
+      return "sqlite:///" + str(pathlib.Path(path).expanduser().resolve())
+  return url
+
+
 def _names(text: str) -> tuple[str, ...]:
   return tuple(dict.fromkeys(text.split(",")))
 
@@ -229,7 +241,8 @@ _READERS: dict[str, _Reader] = {
   "chunk": _Reader(_chunk, (int, str)),
   "optimizers": _Reader(_names, (str,)), "rungs": _Reader(_whole_numbers, (int,)),
   **{name: _Reader(_numbers, (int, float)) for name in optimizers.OPTION_NAMES.values()},
-  "trials": _INTEGER, "batch": _INTEGER, "sampler": _STRING, "storage": _STRING, "study": _STRING,
+  "trials": _INTEGER, "batch": _INTEGER, "sampler": _STRING, "study": _STRING,
+  "storage": _Reader(lambda url: _absolute_storage(url), (str,)),
 }  # fmt: skip
 """Every option of the work -> its reader."""
 _TUNE_READERS = {name: _Reader(_range, (dict, list)) for name in optimizers.OPTION_NAMES.values()}
@@ -288,7 +301,7 @@ class Plan:
   """A command's work, checked before anything is written: parse -> plan -> run -> report.
 
   Attributes:
-    command: ``sweep``, ``compare`` or ``train``.
+    command: ``sweep``, ``compare``, ``train`` or ``tune``.
     arguments: the command line as given.
     options: the options of the work, defaults filled in.
     given: the options of the work written on the command line.
@@ -355,35 +368,33 @@ class Plan:
       UsageError: an option given differs from the recorded one; the record cannot be read
         or run (a hand-edited or damaged ``results.json``); a halving sweep.
     """
+    tuning = self.command == "tune"  # a study goes on, halving or not, to as many trials as asked
+    per_run = {name for name in TUNE_RUN_OPTIONS if name in self.given} if tuning else set()
     try:
       options = _read(self.command, {**recorded.options, "model": recorded.model}, "json")
+      options = dataclasses.replace(options, **{n: getattr(self.options, n) for n in per_run})
       run = {name: getattr(self, name) for name in RUN_OPTIONS}
       previous = _plan(self.command, recorded.arguments, options, frozenset(), **run)
     except UsageError as error:
-      message = f"--resume: {str(folder)!r} records options that cannot run: {error}"
+      culprit = "--out" if tuning and not self.resume else "--resume"
+      message = f"{culprit}: {str(folder)!r} records options that cannot run: {error}"
       raise UsageError(message) from None
-    tuning = self.command == "tune"  # a study goes on, halving or not, to as many trials as asked
     if not tuning and (previous.halving is not None or self.halving is not None):
       raise UsageError(
         "--resume: a --halving sweep is not resumed (it saves when it ends): run the command "
         "again without --resume to start it over"
       )
-    per_run = {name for name in TUNE_RUN_OPTIONS if name in self.given} if tuning else set()
-    if per_run:
-      taken = {name: getattr(self.options, name) for name in per_run}
-      previous = dataclasses.replace(
-        previous, options=dataclasses.replace(previous.options, **taken)
-      )
     for name in sorted(self.given - per_run):
       if self.value(name) != previous.value(name):
+        then = (
+          "its study goes on with the options it was made with (--force replaces the folder's "
+          "results and its own study; another --study starts a new one)"
+          if tuning
+          else "--resume needs the arguments of the interrupted command"
+        )
         raise UsageError(
           f"{_option(name)}: {shown(self.value(name))} differs from "
-          f"{shown(previous.value(name))} recorded in {str(folder)!r}; "
-          + (
-            "its study goes on with the options it was made with (--force starts a new one)"
-            if tuning
-            else "--resume needs the arguments of the interrupted command"
-          )
+          f"{shown(previous.value(name))} recorded in {str(folder)!r}; {then}"
         )
     return previous
 
@@ -403,7 +414,7 @@ def _plan(
     raise UsageError("--resume: name the folder to continue with --out DIR")
   _check_bounds(options)
   space = _space(options) if command == "tune" else None
-  sweeps = tuple(_SWEEPS[command](options))
+  sweeps = tuple(_tune_sweeps(options, space) if space else _SWEEPS[command](options))
   for sweep in sweeps:
     _check_values(sweep)
   _check_options(options, sweeps[0], options.trials if space else sweeps[0].settings)
@@ -481,7 +492,8 @@ def _single(options: Options, name: str, hyperparameter: str) -> Any:
   return values[0]
 
 
-def _sweep_sweeps(options: Options) -> list[OptimizerSweep]:
+def _check_swept(options: Options) -> str:
+  """The optimizer of a sweep or a tuning (INDIAN or INNAprop) and its sigma's rule."""
   name = options.optimizer
   if name not in optimizers.SWEPT:
     raise UsageError(
@@ -489,6 +501,11 @@ def _sweep_sweeps(options: Options) -> list[OptimizerSweep]:
     )
   if options.sigma is not None and "sigma" not in optimizers.SWEPT[name]:
     raise UsageError(f"--sigma: only for --optimizer innaprop, not {name}")
+  return name
+
+
+def _sweep_sweeps(options: Options) -> list[OptimizerSweep]:
+  name = _check_swept(options)
   grid = {h: _values(options, name, h, grid=True) for h in optimizers.SWEPT[name]}
   return [OptimizerSweep(name, grid, {"weight_decay": _single(options, name, "weight_decay")})]
 
@@ -524,13 +541,7 @@ def _train_sweeps(options: Options) -> list[OptimizerSweep]:
 def _space(options: Options) -> Space:
   """tune's search space: each swept hyperparameter's Range or fixed value (the options',
   else the optimizer's default range), and the weight decay when a range is given for it."""
-  name = options.optimizer
-  if name not in optimizers.SWEPT:
-    raise UsageError(
-      f"--optimizer: {name!r} is not tuned here: use {' or '.join(optimizers.SWEPT)}"
-    )
-  if options.sigma is not None and "sigma" not in optimizers.SWEPT[name]:
-    raise UsageError(f"--sigma: only for --optimizer innaprop, not {name}")
+  name = _check_swept(options)
   space: dict[str, Union[Range, float]] = {}
   names = [*optimizers.SWEPT[name]] + ["weight_decay"] * isinstance(options.weight_decay, Range)
   for hyperparameter in names:
@@ -545,9 +556,8 @@ def _space(options: Options) -> Space:
   return space
 
 
-def _tune_sweeps(options: Options) -> list[OptimizerSweep]:
+def _tune_sweeps(options: Options, space: Space) -> list[OptimizerSweep]:
   """The optimizer and its ranges' bounds as a grid (each bound checked as a value)."""
-  space = _space(options)
   grid = {h: (v.low, v.high) if isinstance(v, Range) else (v,) for h, v in space.items()}
   static = (
     {}
@@ -573,7 +583,7 @@ def _check_storage(url: str) -> None:
 
 
 _SWEEPS = {
-  "sweep": _sweep_sweeps, "compare": _compare_sweeps, "train": _train_sweeps, "tune": _tune_sweeps,
+  "sweep": _sweep_sweeps, "compare": _compare_sweeps, "train": _train_sweeps,
 }  # fmt: skip
 _SAMPLER_NEEDS = {"gp": ("torch", "gp"), "cmaes": ("cmaes", "cmaes")}
 """Sampler -> the module Optuna's sampler imports, and the extra that installs it."""

@@ -426,6 +426,8 @@ def _range_edge(prefix: str, name: str, value: float, searched: Mapping[str, Any
   """The warning for a chosen value in the first or last twentieth of its search range."""
   low, high, log = float(searched["low"]), float(searched["high"]), bool(searched["log"])
   scale = (lambda v: math.log(v)) if log and low > 0 and value > 0 else (lambda v: v)
+  if not scale(low) < scale(high):  # a hand-edited range: nothing to say about its edges
+    return []
   where = (scale(value) - scale(low)) / (scale(high) - scale(low))
   if 0.05 <= where <= 0.95:
     return []

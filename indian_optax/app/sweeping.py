@@ -317,11 +317,14 @@ def train_configs(
   devices: Optional[Sequence[jax.Device]] = None,
   halving: Optional[float] = None,
   rungs: Optional[Sequence[int]] = None,
+  programs: Optional[dict] = None,
 ) -> SweepResult:
   """Trains the given ``configs`` (each the hyperparameters ``names``, a ``seed`` and any
   labels) by :func:`sweep`'s contract: what :func:`sweep` runs for its grid, and
   :func:`~indian_optax.app.tune` for each batch of trials. Arguments as :func:`sweep`'s,
-  checked by it (``val_fraction`` resolved)."""
+  checked by it (``val_fraction`` resolved). ``programs``: compiled programs kept across calls
+  of the same model and optimizer (keyed by width, devices and batches), as ``tune``'s batches
+  are."""
   splits = _splits(data, val_fraction, split_seed, validation)
   check_batch_size(batch_size, len(splits.y_train))
   if chunk_size == "auto":  # decided for the platform of the devices it will run on
@@ -330,9 +333,13 @@ def train_configs(
   size, devices = _chunking(len(configs), chunk_size, devices or jax.devices())
   placement = Placement.on(devices)
   batches = len(splits.y_train) // batch_size
-  program = engine.compile_sweep(
-    optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement
-  )
+  programs = {} if programs is None else programs
+  key = (size, tuple(devices), batches)
+  if key not in programs:
+    programs[key] = engine.compile_sweep(
+      optimizer, init_params, apply_fn, loss_fn, batch_size, batches, placement
+    )
+  program = programs[key]
   job = SweepJob(program, placement, list(names), configs, size, epochs, select)
   placed = Splits(*(placement.replicated(a) for a in splits))
   schedule: dict[str, Any] = {}

@@ -15,8 +15,8 @@ shared by every process that works on it, and :func:`finished` rebuilds the
 :class:`~indian_optax.app.SweepResult` of its finished trials from it.
 
 The study holds ``trials`` finished trials at the end, however many processes share it: each
-trial asked counts the live trials numbered before it (numbers are the storage's, in order),
-and one beyond the budget is failed at once. An interrupted batch's trials are told ``FAIL``
+trial asked counts the live trials numbered up to its own (numbers are the storage's, in
+order), and one beyond the budget is failed at once. An interrupted batch's trials are told ``FAIL``
 (never left ``RUNNING``); running the same tuning again completes the study.
 
 Example:
@@ -142,20 +142,23 @@ def tune(
     raise ValueError(f"tune: the study is to {study.direction.name.lower()}, select={select!r} "
                      f"is to {direction(select)}")  # fmt: skip
   fail_dead_trials(study)
-  while asked := ask_batch(study, space, trials, batch):
-    label = {"optimizer": name} if name else {}
-    configs = [
-      label | {"trial": t.number, **values(t, space), "seed": s} for t in asked for s in seeds
-    ]
-    try:
+  programs: dict = {}  # compiled once for every batch of the same width
+  named = {"optimizer": name} if name else {}
+  while True:
+    asked: list[optuna.Trial] = []
+    try:  # an interrupt or a failure, even while asking, leaves no trial of the batch RUNNING
+      if not ask_batch(study, space, trials, batch, into=asked):
+        break
+      configs = [named | {"trial": t.number, **values(t, space), "seed": s} for t in asked
+                 for s in seeds]  # fmt: skip
       result = train_configs(
         optimizer, list(space), configs, init_params=init_params, apply_fn=apply_fn, data=data,
         epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, validation=validation,
         select=select, split_seed=split_seed, chunk_size=chunk_size, loss_fn=loss_fn,
-        on_epoch=on_epoch, devices=devices, halving=halving, rungs=rungs,
+        on_epoch=on_epoch, devices=devices, halving=halving, rungs=rungs, programs=programs,
       )  # fmt: skip
       tell(study, asked, result)
-    except BaseException:  # an interrupt, or a failure: no trial of the batch is left RUNNING
+    except BaseException:
       fail(study, asked)
       raise
     if on_batch is not None:
@@ -168,12 +171,19 @@ def values(trial: Union[optuna.Trial, optuna.trial.FrozenTrial], space: Space) -
   return {k: float(trial.params[k]) if isinstance(v, Range) else float(v) for k, v in space.items()}
 
 
-def ask_batch(study: optuna.Study, space: Space, trials: int, batch: int) -> list[optuna.Trial]:
-  """Up to ``batch`` new trials, none beyond the study's budget of ``trials`` live ones."""
+def ask_batch(
+  study: optuna.Study,
+  space: Space,
+  trials: int,
+  batch: int,
+  into: Optional[list[optuna.Trial]] = None,
+) -> list[optuna.Trial]:
+  """Up to ``batch`` new trials, none beyond the study's budget of ``trials`` live ones,
+  appended to ``into`` as they are asked (so that an interrupt can fail those already asked)."""
   distributions: dict[str, optuna.distributions.BaseDistribution] = {
     k: v.distribution() for k, v in space.items() if isinstance(v, Range)
   }
-  asked: list[optuna.Trial] = []
+  asked = [] if into is None else into
   while len(asked) < batch and _live(study) < trials:
     trial = study.ask(distributions)
     trial.set_user_attr(PROCESS, [socket.gethostname(), os.getpid()])
@@ -222,7 +232,7 @@ def fail(study: optuna.Study, trials: Sequence[Union[optuna.Trial, int]]) -> Non
   numbers = {t if isinstance(t, int) else t.number for t in trials}
   for trial in in_states(study, (TrialState.RUNNING,)):
     if trial.number in numbers:
-      study.tell(trial.number, state=TrialState.FAIL)
+      study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def fail_dead_trials(study: optuna.Study) -> list[int]:

@@ -123,6 +123,23 @@ def test_the_running_trials_of_a_dead_local_process_are_failed_at_the_next_start
   assert [t.state.name for t in tuned.trials] == ["FAIL", "RUNNING", "RUNNING"]
 
 
+def test_an_interrupt_while_asking_fails_the_trials_already_asked(monkeypatch):
+  calls = []
+
+  def live_then_interrupted(study):
+    calls.append(1)
+    if len(calls) == 2:
+      raise KeyboardInterrupt
+    return 0
+
+  monkeypatch.setattr(tuning, "_live", live_then_interrupted)
+  tuned = study()
+  with pytest.raises(KeyboardInterrupt):
+    tune(indian_factory, SPACE, **tiny_problem(), **TINY, trials=4, batch=4, study=tuned)
+  assert [t.state.name for t in tuned.trials] == ["FAIL"]
+  tuning.fail(tuned, [0])  # failing a finished trial again is no error (two processes may)
+
+
 @pytest.mark.parametrize(
   "space, message",
   [
@@ -210,6 +227,29 @@ def test_a_storage_that_cannot_be_opened_is_one_line_and_leaves_no_folder(
   status, _, stderr = run(capsys, *command(data_file, out, "--storage", url))
   assert status == 2 and stderr.startswith("indian-optax: error: --storage: cannot open")
   assert stderr.count("\n") == 1 and not out.exists()
+
+
+def test_force_with_a_study_elsewhere_checks_it_before_removing_anything(
+  tmp_path, capsys, data_file
+):
+  url = f"sqlite:///{tmp_path / 'shared.db'}"
+  out = tmp_path / "tuned"
+  assert run(capsys, *command(data_file, out, "--trials", "2", "--storage", url))[0] == 0
+  before = {p.name: p.read_bytes() for p in out.iterdir()}
+  argv = command(data_file, out, "--trials", "2", "--storage", url, "--lr", "0.01:0.1", "--force")
+  status, _, stderr = run(capsys, *argv)
+  assert status == 2 and "--study: 'indian-optax' in sqlite:///" in stderr
+  assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_relative_storage_is_recorded_as_an_absolute_one(tmp_path, monkeypatch):
+  from indian_optax.app.plan import parse
+
+  monkeypatch.chdir(tmp_path)
+  for given, recorded in (("journal:j.log", f"journal:{tmp_path / 'j.log'}"),
+                          ("sqlite:///s.db", f"sqlite:///{tmp_path / 's.db'}"),
+                          ("sqlite:////abs/s.db", "sqlite:////abs/s.db")):  # fmt: skip
+    assert parse(["tune", "--storage", given]).options.storage == recorded
 
 
 def test_a_study_made_for_another_optimizer_is_refused(tmp_path, capsys, data_file):
