@@ -127,12 +127,7 @@ def tune(
   Returns:
     The finished trials' runs (:func:`finished`), each config labelled with its ``trial``.
   """
-  check_space(space)
-  for argument, value in (("trials", trials), ("batch", batch)):
-    if value < 1:
-      raise SweepArgumentError(argument, f"{argument} must be >= 1, got {value}", "tune")
-  if halving is None and rungs is not None:
-    raise ValueError("tune: rungs need halving")
+  _check(space, trials, batch, halving, rungs)
   fixed = {k: (v.low if isinstance(v, Range) else v,) for k, v in space.items()}
   val_fraction = check_arguments(fixed, seeds, epochs, batch_size, select, val_fraction, validation)
   if study is None:
@@ -164,6 +159,16 @@ def tune(
     if on_batch is not None:
       on_batch(finished(study, epochs, select))
   return finished(study, epochs, select)
+
+
+def _check(space: Space, trials: int, batch: int, halving: Any, rungs: Any) -> None:
+  """tune's own arguments (the rest are the sweep's, checked by it)."""
+  check_space(space)
+  for argument, value in (("trials", trials), ("batch", batch)):
+    if value < 1:
+      raise SweepArgumentError(argument, f"{argument} must be >= 1, got {value}", "tune")
+  if halving is None and rungs is not None:
+    raise SweepArgumentError("rungs", "rungs need halving", "tune")
 
 
 def values(trial: Union[optuna.Trial, optuna.trial.FrozenTrial], space: Space) -> dict[str, float]:
