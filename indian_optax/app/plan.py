@@ -242,7 +242,7 @@ _READERS: dict[str, _Reader] = {
   "optimizers": _Reader(_names, (str,)), "rungs": _Reader(_whole_numbers, (int,)),
   **{name: _Reader(_numbers, (int, float)) for name in optimizers.OPTION_NAMES.values()},
   "trials": _INTEGER, "batch": _INTEGER, "sampler": _STRING, "study": _STRING,
-  "storage": _Reader(lambda url: _absolute_storage(url), (str,)),
+  "storage": _Reader(_absolute_storage, (str,)),
 }  # fmt: skip
 """Every option of the work -> its reader."""
 _TUNE_READERS = {name: _Reader(_range, (dict, list)) for name in optimizers.OPTION_NAMES.values()}
