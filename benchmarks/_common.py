@@ -1,5 +1,6 @@
 """Shared by the benchmark scripts: machine, paired timing, the paired verdict rule, sections."""
 
+import csv
 import dataclasses
 import datetime
 import math
@@ -75,23 +76,112 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 
 
 def commit() -> str:
-  """The commit the figures came from, and whether the tree had changes beside it."""
+  """The commit the figures came from, and whether the code had changes beside it.
+
+  "clean" means no file differs from the commit other than the benchmarks' outputs
+  (RESULTS.md, figures/, results/), which the scripts of one run write one after another.
+  """
   root = pathlib.Path(__file__).parent.parent
   git = lambda *args: subprocess.run(
     ["git", *args], cwd=root, capture_output=True, text=True, check=False
   ).stdout.strip()
   head = git("rev-parse", "--short", "HEAD") or "unknown"
-  return f"{head} ({'with uncommitted changes' if git('status', '--porcelain') else 'clean'})"
+  # The benchmarks' own outputs do not make the code unclean: a chain of scripts writes them.
+  outputs = [f":!benchmarks/{name}" for name in ("RESULTS.md", "figures", "results")]
+  changed = git("status", "--porcelain", "--", ".", *outputs)
+  return f"{head} ({'with uncommitted changes' if changed else 'clean'})"
 
 
-def write_section(name: str, body: str, path: pathlib.Path = RESULTS) -> None:
-  """Replaces (or appends) the section between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
+def _cpu_seconds() -> dict[int, tuple[str, float]]:
+  """pid -> (command name, CPU seconds so far) of every process readable in /proc (Linux)."""
+  found, tick = {}, os.sysconf("SC_CLK_TCK")
+  for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+    try:
+      text = stat.read_text()
+    except OSError:
+      continue
+    name, fields = (
+      text[text.index("(") + 1 : text.rindex(")")],
+      text[text.rindex(")") + 2 :].split(),
+    )
+    found[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+  return found
+
+
+_STARTED = (time.time(), _cpu_seconds() if sys.platform == "linux" else {})
+
+
+def others() -> str:
+  """Whether anything else ran: the CPU time other processes spent since this script started.
+
+  A timing table is only as good as a quiet machine; an accuracy table does not depend
+  on it, but its minutes do. Measured rather than asserted, from /proc.
+  """
+  if sys.platform != "linux":
+    return "other processes not measured (not Linux)"
+  wall = time.time() - _STARTED[0]
+  spent: dict[str, float] = {}
+  for pid, (name, seconds) in _cpu_seconds().items():
+    if pid != os.getpid():
+      spent[name] = spent.get(name, 0.0) + seconds - _STARTED[1].get(pid, (name, 0.0))[1]
+  total = sum(spent.values())
+  top = ", ".join(f"{n} {s:.0f} s" for n, s in sorted(spent.items(), key=lambda i: -i[1])[:2])
+  ran = "nothing else ran" if total < 0.05 * wall else f"other processes ran ({top})"
+  return f"{ran}: {total:.0f} CPU-s of other processes during its {wall / 60:.1f} min"
+
+
+SEEDS_FOLDER = pathlib.Path(__file__).parent / "results"
+"""Per-seed numbers of every table with seeds: ``results/<section>.csv``."""
+
+
+def seed_rows(settings, label: Callable = lambda s: s.hyperparameters["optimizer"]) -> list[dict]:
+  """One row per (setting, seed): its label, other hyperparameters and every final metric."""
+  rows = []
+  for setting in settings:
+    hyper = {k: v for k, v in setting.hyperparameters.items() if k != "optimizer"}
+    shown = " ".join(f"{k}={v:g}" for k, v in hyper.items())
+    for i, seed in enumerate(setting.seeds):
+      values = {metric: per_seed[i] for metric, per_seed in setting.per_seed.items()}
+      rows.append({"setting": label(setting), "hyperparameters": shown, "seed": seed, **values})
+  return rows
+
+
+def write_seeds(name: str, rows: Sequence[Mapping[str, object]], folder: pathlib.Path) -> str:
+  """Writes ``rows`` (one per setting and seed) as ``<folder>/<name>.csv``; returns its name.
+
+  Columns are the union of the rows' keys, in first-seen order; floats keep every digit
+  (``repr``), so each interval of the table can be recomputed from the file.
+  """
+  columns = list(dict.fromkeys(key for row in rows for key in row))
+  folder.mkdir(parents=True, exist_ok=True)
+  path = folder / f"{name}.csv"
+  exact = lambda v: repr(float(v)) if isinstance(v, (float, np.floating)) else v
+  with open(path, "w", newline="") as handle:
+    writer = csv.DictWriter(handle, columns)
+    writer.writeheader()
+    writer.writerows({k: exact(v) for k, v in row.items()} for row in rows)
+  return f"benchmarks/results/{path.name}" if folder == SEEDS_FOLDER else str(path)
+
+
+def write_section(
+  name: str, body: str, path: pathlib.Path = RESULTS, seeds: Sequence[Mapping] = ()
+) -> None:
+  """Replaces (or appends) the section between ``<!-- name:start -->`` and ``<!-- name:end -->``.
+
+  Its first line is the provenance: date, commit and whether the tree was clean, the
+  machine, and whether anything else ran. ``seeds`` (rows of ``seed_rows``) are written
+  as ``results/<name>.csv`` beside ``path`` and named in the section.
+  """
   stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
   command = "python " + " ".join(["benchmarks/" + pathlib.Path(sys.argv[0]).name, *sys.argv[1:]])
+  kept = ""
+  if seeds:
+    folder = SEEDS_FOLDER if path == RESULTS else path.parent / "results"
+    kept = f"Per-seed numbers: `{write_seeds(name, seeds, folder)}`.\n"
   block = (
     f"<!-- {name}:start -->\n"
-    f"Measured {stamp} at commit {commit()} on: {machine()}.\n"
-    f"Reproduce: `{command}`\n\n{body.strip()}\n<!-- {name}:end -->"
+    f"Measured {stamp} at commit {commit()} on: {machine()}; {others()}.\n"
+    f"Reproduce: `{command}`\n{kept}\n{body.strip()}\n<!-- {name}:end -->"
   )
   text = path.read_text() if path.exists() else "# Benchmark results\n"
   pattern = re.compile(rf"<!-- {name}:start -->.*?<!-- {name}:end -->", re.S)
@@ -164,6 +254,25 @@ def paired_values(
   return Paired(metric, seeds, difference, float(low), float(high), confidence, verdict)
 
 
+POWER = 0.8
+"""The power at which ``resolution`` states the smallest difference a comparison resolves."""
+
+RESOLUTION_LABEL = (
+  "Resolves: the smallest true difference this comparison detects with 80 % power at its "
+  "95 % confidence, (t critical + t at 80 %) x sd / sqrt(n) from the per-seed differences' "
+  "sample sd; a tie with a smaller difference in mind says nothing."
+)
+
+
+def resolution(comparison: Paired, power: float = POWER) -> float:
+  """The smallest true difference ``comparison`` detects with ``power`` (paired t, its n and sd)."""
+  if math.isnan(comparison.low):
+    return math.nan
+  critical = t_critical(comparison.n, comparison.confidence)
+  standard_error = (comparison.high - comparison.low) / 2 / critical
+  return (critical + float(scipy.stats.t.ppf(power, comparison.n - 1))) * standard_error
+
+
 SD_LABEL = "mean ± sample standard deviation over the seeds (ddof = 1)"
 """What every "±" in RESULTS.md is."""
 
@@ -175,14 +284,78 @@ def mean_sd(values: Sequence[float], fmt: str = ".4f") -> str:
   return f"{np.mean(values):{fmt}} ± {sd:{fmt}}"
 
 
-def chance(tests: int, confidence: float = CONFIDENCE) -> str:
-  """The multiple-comparisons caveat of a table of ``tests`` paired verdicts."""
-  expected = (1 - confidence) * tests
-  return (
-    f"Multiple comparisons: {tests} paired tests here, each at {confidence:.0%} and not "
-    f"corrected; where nothing differs, about {expected:.1f} of them would come out win or "
-    "lose by chance alone."
+def chance(
+  tests: int, confidence: float = CONFIDENCE, *, selected: int = 0, expected_selected: float = 0.0
+) -> str:
+  """The multiple-comparisons caveat of a table of ``tests`` distinct paired verdicts.
+
+  ``selected`` of them compare with a reference chosen as the best of a pool; by chance
+  alone they give ``expected_selected`` verdicts (``chance_after_selection``), the others
+  ``1 - confidence`` each.
+  """
+  plain = (1 - confidence) * (tests - selected)
+  text = (
+    f"Multiple comparisons: {tests} distinct paired tests here, each at {confidence:.0%} and "
+    f"not corrected; where nothing differs, about {plain + expected_selected:.1f} of them "
+    "would come out win or lose by chance alone"
   )
+  if selected:
+    text += (
+      f" ({plain:.2f} from the {tests - selected} tests against a fixed reference, "
+      f"{expected_selected:.2f} from the {selected} against a reference chosen as the best of "
+      "its pool, simulated by `_common.chance_after_selection`)"
+    )
+  return text + "."
+
+
+def residual_correlation(settings, a: str, b: str) -> float:
+  """Pearson correlation of metrics ``a`` and ``b`` over every run, each setting's mean removed."""
+  x = np.concatenate([np.subtract(s.per_seed[a], np.mean(s.per_seed[a])) for s in settings])
+  y = np.concatenate([np.subtract(s.per_seed[b], np.mean(s.per_seed[b])) for s in settings])
+  return float(np.corrcoef(x, y)[0, 1])
+
+
+def chance_after_selection(
+  pool: int,
+  outsiders: int,
+  n: int,
+  *,
+  rho: float = 1.0,
+  pool_tested: bool = False,
+  confidence: float = CONFIDENCE,
+  draws: int = 20_000,
+  seed: int = 0,
+) -> float:
+  """Expected verdicts by chance alone when the reference was chosen as the best of a pool.
+
+  Under the null every setting has the same expected score; per seed, each setting's
+  selection score and compared score are standard normal with correlation ``rho`` (1: the
+  same data chose and compared; a seed's shared effect cancels in paired differences, so
+  the scale does not matter). The setting of best mean selection score among ``pool`` is
+  the reference; each of ``outsiders`` (and, with ``pool_tested``, each other pool member)
+  is compared with it by the paired rule over ``n`` seeds. Returns the mean number of win
+  or lose verdicts over ``draws`` simulated experiments: with selection on the same data
+  it exceeds ``(1 - confidence) x tests``, since the reference is the luckiest of its pool.
+  """
+  rng = np.random.default_rng(seed)
+  count = pool + outsiders
+  chosen_by = rng.standard_normal((draws, count, n))
+  compared = rho * chosen_by + math.sqrt(max(0.0, 1 - rho**2)) * rng.standard_normal(
+    chosen_by.shape
+  )
+  best = np.argmax(chosen_by[:, :pool].mean(axis=2), axis=1)
+  reference = compared[np.arange(draws), best][:, None, :]
+  differences = compared - reference
+  tested = np.zeros((draws, count), dtype=bool)
+  tested[:, pool:] = True
+  if pool_tested:
+    tested[:, :pool] = True
+    tested[np.arange(draws), best] = False
+  mean = differences.mean(axis=2)
+  sd = differences.std(axis=2, ddof=1)
+  with np.errstate(divide="ignore", invalid="ignore"):
+    decided = np.abs(mean) > t_critical(n, confidence) * sd / math.sqrt(n)
+  return float((decided & tested).sum(axis=1).mean())
 
 
 def t_critical(n: int, confidence: float = CONFIDENCE) -> float:

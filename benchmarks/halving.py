@@ -76,7 +76,7 @@ def main(argv=None) -> None:
   setups = {"digits": 3} if args.quick else SETUPS
   names = ["indian"] if args.quick else list(GRIDS)
   seeds = [0] if args.quick else [0, 1]
-  rows, curves = [], {}
+  rows, curves, seed_rows = [], {}, []
   for dataset_name, epochs in setups.items():
     for name in names:
       grid = {k: v[:2] for k, v in GRIDS[name].items()} if args.quick else GRIDS[name]
@@ -88,6 +88,9 @@ def main(argv=None) -> None:
         e: correlations[e - 1] for e in sorted(set(cut.epochs_trained.tolist())) if e < epochs
       }
       chosen_full, chosen_cut = full.best(), cut.best()
+      for mode, result in (("full", full), ("halving", cut)):
+        label = f"{name}, {dataset_name}, {mode}"
+        seed_rows += _common.seed_rows(result.ranked_settings()[:1], label=lambda _, t=label: t)
       test_full, test_cut = chosen_full["final_test_accuracy"], chosen_cut["final_test_accuracy"]
       share = np.sum(cut.epochs_trained) / np.sum(full.epochs_trained)
       rows.append([
@@ -117,7 +120,7 @@ def main(argv=None) -> None:
     f"(`figures/{figure.name}`).\n\n" + _common.markdown_table(header, rows)
   )
   if args.results or not args.quick:
-    _common.write_section("halving", body, args.results or _common.RESULTS)
+    _common.write_section("halving", body, args.results or _common.RESULTS, seeds=seed_rows)
   print(body)
 
 

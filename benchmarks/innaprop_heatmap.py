@@ -62,8 +62,18 @@ def main(argv=None) -> None:
   figure = "innaprop_heatmap_budgets.png"
   _draw(runs, figures / figure)
   body = _section(runs, minutes, grid, figure)
+  rows = [
+    dict(row, epochs=epochs)
+    for epochs, result in runs.items()
+    for row in _common.seed_rows(
+      [s for s in _cells(result).values() if s is not None],
+      label=lambda s, e=epochs: (
+        f"({s.hyperparameters['alpha']:g}, {s.hyperparameters['beta']:g}) at {e}"
+      ),
+    )
+  ]
   if args.results or not args.quick:
-    _common.write_section("innaprop_heatmap", body, results)
+    _common.write_section("innaprop_heatmap", body, results, seeds=rows)
   print(body, flush=True)
 
 
@@ -175,7 +185,18 @@ def _section(runs: dict, minutes: dict, grid: dict, figure: str) -> str:
     + "\n\nEach cell at each budget (its best learning rate; validation accuracy "
     "against the best cell's, the paired rule above):\n\n"
     + _cell_table(cells, versus)
-    + f"\n\n{_common.chance(len(keys) - 1)} (At each budget.)"
+    + f"\n\n{_chance(len(keys), len(runs))}"
+  )
+
+
+def _chance(cells: int, budgets: int) -> str:
+  """Every other cell against the best, chosen by the same validation accuracy it is tested on."""
+  by_chance = _common.chance_after_selection(cells, 0, len(SEEDS), pool_tested=True)
+  tests = budgets * (cells - 1)
+  return _common.chance(tests, selected=tests, expected_selected=budgets * by_chance) + (
+    f" Per budget: {cells - 1} tests, about {by_chance:.1f} by chance where 5 % of them would "
+    f"be {0.05 * (cells - 1):.1f}: the best cell is the luckiest of {cells} on the very "
+    "numbers it is compared on."
   )
 
 
