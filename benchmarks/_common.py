@@ -75,59 +75,61 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
   return "\n".join(lines)
 
 
-def commit() -> str:
-  """The commit the figures came from, and whether the code had changes beside it.
-
-  "clean" means no file differs from the commit other than the benchmarks' outputs
-  (RESULTS.md, figures/, results/), which the scripts of one run write one after another.
-  """
+def _commit() -> str:
   root = pathlib.Path(__file__).parent.parent
   git = lambda *args: subprocess.run(
     ["git", *args], cwd=root, capture_output=True, text=True, check=False
   ).stdout.strip()
   head = git("rev-parse", "--short", "HEAD") or "unknown"
-  # The benchmarks' own outputs do not make the code unclean: a chain of scripts writes them.
-  outputs = [f":!benchmarks/{name}" for name in ("RESULTS.md", "figures", "results")]
-  changed = git("status", "--porcelain", "--", ".", *outputs)
+  # The benchmarks' own outputs and the prose do not make the code unclean: only the
+  # package and the scripts do.
+  changed = git("status", "--porcelain", "--", "indian_optax", "benchmarks/*.py", "pyproject.toml")
   return f"{head} ({'with uncommitted changes' if changed else 'clean'})"
 
 
-def _cpu_seconds() -> dict[int, tuple[str, float]]:
-  """pid -> (command name, CPU seconds so far) of every process readable in /proc (Linux)."""
-  found, tick = {}, os.sysconf("SC_CLK_TCK")
-  for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-    try:
-      text = stat.read_text()
-    except OSError:
-      continue
-    name, fields = (
-      text[text.index("(") + 1 : text.rindex(")")],
-      text[text.rindex(")") + 2 :].split(),
-    )
-    found[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
-  return found
+_COMMIT = _commit()
 
 
-_STARTED = (time.time(), _cpu_seconds() if sys.platform == "linux" else {})
+def commit() -> str:
+  """The commit the script started at, and whether its code (the package, the benchmark
+  scripts, pyproject.toml) differed from it: read once, at import, so a commit made while a
+  long run goes on is not taken for the one it ran."""
+  return _COMMIT
+
+
+def _busy_seconds() -> tuple[float, float]:
+  """(CPU seconds every process has spent, this process's own), from /proc (Linux).
+
+  The machine's busy time counts processes that start and exit during a run too, which
+  a walk over the live processes would miss.
+  """
+  tick = os.sysconf("SC_CLK_TCK")
+  with open("/proc/stat") as handle:
+    fields = [int(x) for x in handle.readline().split()[1:]]
+  busy = sum(fields[:3]) + sum(fields[5:8])  # user, nice, system, irq, softirq, steal
+  with open("/proc/self/stat") as handle:
+    text = handle.read()
+  mine = text[text.rindex(")") + 2 :].split()
+  return busy / tick, (int(mine[11]) + int(mine[12])) / tick
+
+
+_STARTED = (time.time(), _busy_seconds() if sys.platform == "linux" else (0.0, 0.0))
 
 
 def others() -> str:
-  """Whether anything else ran: the CPU time other processes spent since this script started.
+  """Whether anything else ran: the CPU time the rest of the machine spent since the start.
 
   A timing table is only as good as a quiet machine; an accuracy table does not depend
-  on it, but its minutes do. Measured rather than asserted, from /proc.
+  on it, but its minutes do. Measured rather than asserted: the machine's busy time
+  (/proc/stat) less this process's own, since this module was imported.
   """
   if sys.platform != "linux":
     return "other processes not measured (not Linux)"
   wall = time.time() - _STARTED[0]
-  spent: dict[str, float] = {}
-  for pid, (name, seconds) in _cpu_seconds().items():
-    if pid != os.getpid():
-      spent[name] = spent.get(name, 0.0) + seconds - _STARTED[1].get(pid, (name, 0.0))[1]
-  total = sum(spent.values())
-  top = ", ".join(f"{n} {s:.0f} s" for n, s in sorted(spent.items(), key=lambda i: -i[1])[:2])
-  ran = "nothing else ran" if total < 0.05 * wall else f"other processes ran ({top})"
-  return f"{ran}: {total:.0f} CPU-s of other processes during its {wall / 60:.1f} min"
+  busy, mine = _busy_seconds()
+  total = max(0.0, (busy - _STARTED[1][0]) - (mine - _STARTED[1][1]))
+  ran = "nothing else ran" if total <= 0.05 * wall else "other processes ran"
+  return f"{ran}: {total:.0f} CPU-s besides its own during its {wall / 60:.1f} min"
 
 
 SEEDS_FOLDER = pathlib.Path(__file__).parent / "results"
@@ -139,7 +141,9 @@ def seed_rows(settings, label: Callable = lambda s: s.hyperparameters["optimizer
   rows = []
   for setting in settings:
     hyper = {k: v for k, v in setting.hyperparameters.items() if k != "optimizer"}
-    shown = " ".join(f"{k}={v:g}" for k, v in hyper.items())
+    shown = " ".join(
+      f"{k}={v:g}" if isinstance(v, float | int) else f"{k}={v}" for k, v in hyper.items()
+    )
     for i, seed in enumerate(setting.seeds):
       values = {metric: per_seed[i] for metric, per_seed in setting.per_seed.items()}
       rows.append({"setting": label(setting), "hyperparameters": shown, "seed": seed, **values})

@@ -329,7 +329,7 @@ def comparisons(result: SweepResult) -> list[tuple[str, str]]:
   """The distinct (a, b) pairs: INNAprop - AdamW, INDIAN - momentum, INDIAN - the better peer."""
   settings = {s.hyperparameters["optimizer"]: s for s in result.settings()}
   peers = [n for n in ("AdamW", "momentum") if n in settings]
-  best = min(peers, key=lambda n: settings[n].mean["final_val_loss"])
+  best = min(peers, key=lambda n: np.nan_to_num(settings[n].mean["final_val_loss"], nan=np.inf))
   indian = [n for n in settings if n.startswith("INDIAN")]
   pairs = [(n, "AdamW") for n in settings if n.startswith("INNAprop")]
   pairs += [(n, p) for n in indian for p in ("momentum", best)]

@@ -2,12 +2,16 @@
 grid, and the one verdict rule, against textbook numbers."""
 
 import math
+import pathlib
+import re
 
 import numpy as np
 import pytest
 from benchmark_scripts import load
 
 from indian_optax.app import SweepResult
+
+_common = load("_common")
 
 
 def one_epoch(configs, accuracy, loss, selection="val_accuracy"):
@@ -131,3 +135,46 @@ def test_settings_are_compared_on_their_own_per_seed_numbers():
   b = result.where(optimizer="b").settings()[0]
   comparison = common.paired(a, b, "final_test_accuracy")
   assert comparison.difference == pytest.approx(0.1) and comparison.verdict == "win"
+
+
+def test_the_resolution_is_the_80_percent_power_difference_of_a_paired_t_test():
+  """(t_.975 + t_.80) sd / sqrt(n): for 10 seeds and sd 1, (2.262 + 0.883) / sqrt(10) = 0.9946."""
+  a = {s: float(v) for s, v in enumerate(np.random.default_rng(0).standard_normal(10))}
+  b = dict.fromkeys(a, 0.0)
+  comparison = _common.paired_values(a, b, "final_test_accuracy")
+  sd = float(np.std(list(a.values()), ddof=1))
+  assert _common.resolution(comparison) == pytest.approx(0.9946 * sd, rel=1e-3)
+
+
+def test_chance_after_selection_is_five_percent_per_test_without_selection():
+  """Against a fixed reference (a pool of one) each test comes out decided 5 % of the time."""
+  expected = _common.chance_after_selection(1, 20, 5, rho=0.0, draws=20_000)
+  assert expected == pytest.approx(20 * 0.05, abs=0.05)
+
+
+def test_a_best_chosen_on_the_same_data_is_decided_against_more_often_than_chance():
+  """25 equal settings, 3 seeds: the other 24 against the best of them exceed 24 x 5 %."""
+  selected = _common.chance_after_selection(25, 0, 3, pool_tested=True, draws=5_000)
+  assert selected > 1.5 * 24 * 0.05
+  # Chosen on other data (correlation 0), the selection does not bias the comparisons.
+  independent = _common.chance_after_selection(25, 0, 3, rho=0.0, pool_tested=True, draws=5_000)
+  assert independent == pytest.approx(24 * 0.05, abs=0.15)
+
+
+def test_per_seed_numbers_are_written_with_every_digit(tmp_path):
+  rows = [{"setting": "a", "seed": 0, "final_test_accuracy": np.float32(0.1) + 0.0}]
+  path = _common.write_seeds("table", rows, tmp_path)
+  text = pathlib.Path(path).read_text().splitlines()
+  assert text[0] == "setting,seed,final_test_accuracy"
+  assert float(text[1].split(",")[2]) == float(np.float32(0.1))
+
+
+def test_a_sections_first_line_names_its_commit_and_the_csv_beside_it(tmp_path):
+  results = tmp_path / "RESULTS.md"
+  _common.write_section("name", "body", results, seeds=[{"setting": "a", "seed": 1, "x": 1.0}])
+  lines = results.read_text().splitlines()
+  first, kept = lines[lines.index("<!-- name:start -->") + 1], lines[-4]
+  assert re.search(r"at commit [0-9a-f]{7,} \((clean|with uncommitted changes)\)", first)
+  assert "other processes" in first or "nothing else ran" in first
+  assert kept == f"Per-seed numbers: `{tmp_path / 'results' / 'name.csv'}`."
+  assert (tmp_path / "results" / "name.csv").exists()
