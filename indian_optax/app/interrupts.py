@@ -1,17 +1,20 @@
 """Ctrl-C and SIGTERM for the ``indian-optax`` command: never lost, never in the middle of a save.
 
-Python raises ``KeyboardInterrupt`` wherever the main thread happens to be. Two places lose it:
-a garbage-collector callback (JAX registers one; Python prints "Exception ignored" and carries
-on, so the command ran to the end after a Ctrl-C), and a save (the JSON and the CSV of a result
-set would disagree). Here a signal is always recorded; it is raised at once unless it lands in a
-gc callback or inside :func:`deferred`, and then at the next :func:`check` or at the end of the
-deferral. Standard library only (and :mod:`indian_optax.app` imports its modules on first use),
-so that ``__main__`` installs it before JAX, Flax and Matplotlib are imported.
+Python raises ``KeyboardInterrupt`` wherever the main thread happens to be. Two kinds of place
+lose it: a callback Python runs for the garbage collector (a gc callback, as JAX registers; a
+weak reference's callback; a ``__del__``), where it prints "Exception ignored" and a traceback
+and carries on, so the command ran to the end after a Ctrl-C; and a save (the JSON and the CSV
+of a result set would disagree). Here a signal is always recorded; it is raised at once unless
+it lands in such a callback or inside :func:`deferred`, and then at the next :func:`check` or at
+the end of the deferral. Standard library only (and :mod:`indian_optax.app` imports its
+modules on first use), so that ``__main__`` installs it before JAX, Flax and Matplotlib are
+imported.
 """
 
 import contextlib
 import gc
 import signal
+import weakref
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any, Optional
@@ -20,10 +23,14 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _state = {"pending": False, "deferring": 0}
 
 
-def _in_gc_callback(frame: Optional[FrameType]) -> bool:
+def _in_callback(frame: Optional[FrameType]) -> bool:
+  """Whether ``frame`` runs where Python drops an exception ("Exception ignored"): a gc
+  callback, a weak reference's callback (the weak dictionaries' ``remove``, ``finalize``) or
+  a ``__del__``."""
   codes = {getattr(callback, "__code__", None) for callback in gc.callbacks}
   while frame is not None:
-    if frame.f_code in codes:
+    code = frame.f_code
+    if code in codes or code.co_filename == weakref.__file__ or code.co_name == "__del__":
       return True
     frame = frame.f_back
   return False
@@ -31,7 +38,7 @@ def _in_gc_callback(frame: Optional[FrameType]) -> bool:
 
 def _handler(signum: int, frame: Optional[FrameType]) -> None:
   _state["pending"] = True
-  if _state["deferring"] or _in_gc_callback(frame):
+  if _state["deferring"] or _in_callback(frame):
     return  # raised by check(), or when the deferral ends
   raise KeyboardInterrupt
 

@@ -4,6 +4,7 @@ never lands in the middle of a save."""
 import gc
 import signal
 import sys
+import weakref
 
 import pytest
 
@@ -49,6 +50,26 @@ def test_a_signal_in_a_gc_callback_is_kept_for_the_next_check(handled, monkeypat
     gc.collect()
   finally:
     gc.callbacks.remove(callback)
+  assert unraisable == [], "raised inside the callback, where Python drops it"
+  with pytest.raises(KeyboardInterrupt):
+    interrupts.check()
+
+
+def test_a_signal_in_a_weak_reference_callback_is_kept_for_the_next_check(handled, monkeypatch):
+  """A weak dictionary's ``remove`` runs when its key dies: a KeyboardInterrupt raised there is
+  printed as 'Exception ignored' with a traceback (seen in a tuning run's stderr)."""
+  unraisable = []
+  monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+
+  class Key:
+    def __del__(self):
+      signal.raise_signal(signal.SIGINT)
+
+  table = weakref.WeakKeyDictionary()
+  key = Key()
+  table[key] = 1
+  weakref.finalize(key, signal.raise_signal, signal.SIGINT)
+  del key
   assert unraisable == [], "raised inside the callback, where Python drops it"
   with pytest.raises(KeyboardInterrupt):
     interrupts.check()
