@@ -136,18 +136,28 @@ SEEDS_FOLDER = pathlib.Path(__file__).parent / "results"
 """Per-seed numbers of every table with seeds: ``results/<section>.csv``."""
 
 
-def seed_rows(settings, label: Callable = lambda s: s.hyperparameters["optimizer"]) -> list[dict]:
-  """One row per (setting, seed): its label, other hyperparameters and every final metric."""
+def seed_rows(
+  settings, label: Callable = lambda s: s.hyperparameters["optimizer"], *, with_gap: bool = False
+) -> list[dict]:
+  """One row per (setting, seed): its label, other hyperparameters and every final metric
+  (and, ``with_gap``, the run's generalisation gap: ``gap``)."""
   rows = []
   for setting in settings:
     hyper = {k: v for k, v in setting.hyperparameters.items() if k != "optimizer"}
     shown = " ".join(
       f"{k}={v:g}" if isinstance(v, float | int) else f"{k}={v}" for k, v in hyper.items()
     )
+    per_seed = dict(setting.per_seed, **({"gap": gap(setting)} if with_gap else {}))
     for i, seed in enumerate(setting.seeds):
-      values = {metric: per_seed[i] for metric, per_seed in setting.per_seed.items()}
+      values = {metric: values[i] for metric, values in per_seed.items()}
       rows.append({"setting": label(setting), "hyperparameters": shown, "seed": seed, **values})
   return rows
+
+
+def gap(setting: Setting) -> list[float]:
+  """Each seed's generalisation gap: final test loss - final training loss of the same run."""
+  test, train = setting.per_seed["final_test_loss"], setting.per_seed["final_train_loss"]
+  return [a - b for a, b in zip(test, train, strict=True)]
 
 
 def write_seeds(name: str, rows: Sequence[Mapping[str, object]], folder: pathlib.Path) -> str:
@@ -180,8 +190,7 @@ def write_section(
   command = "python " + " ".join(["benchmarks/" + pathlib.Path(sys.argv[0]).name, *sys.argv[1:]])
   kept = ""
   if seeds:
-    folder = SEEDS_FOLDER if path == RESULTS else path.parent / "results"
-    kept = f"Per-seed numbers: `{write_seeds(name, seeds, folder)}`.\n"
+    kept = f"Per-seed numbers: `{write_seeds(name, seeds, path.parent / 'results')}`.\n"
   block = (
     f"<!-- {name}:start -->\n"
     f"Measured {stamp} at commit {commit()} on: {machine()}; {others()}.\n"
@@ -266,6 +275,15 @@ RESOLUTION_LABEL = (
   "95 % confidence, (t critical + t at 80 %) x sd / sqrt(n) from the per-seed differences' "
   "sample sd; a tie with a smaller difference in mind says nothing."
 )
+
+
+def comparison_row(a: Setting, b: Setting, metric: str, label: str) -> list[str]:
+  """A headline table's row: ``a - b`` on ``metric``, the smallest difference that comparison
+  resolves, and the paired difference of the two settings' gaps (lower is better)."""
+  difference = paired(a, b, metric)
+  by_seed = lambda s: dict(zip(s.seeds, gap(s), strict=True))
+  gaps = paired_values(by_seed(a), by_seed(b), "final_test_loss")
+  return [label, str(difference), f"{resolution(difference):.4f}", str(gaps)]
 
 
 def resolution(comparison: Paired, power: float = POWER) -> float:

@@ -82,29 +82,31 @@ def main(argv=None) -> None:
     body = _section(title, figure, chosen, grids, lrs, len(seeds))
     # One section per setup, written as soon as it is done: a long run leaves its
     # finished tables behind, and a setup can be rerun on its own (--setups).
-    rows = [dict(row, gap=row["final_test_loss"] - row["final_train_loss"])
-            for row in _common.seed_rows(chosen)]  # fmt: skip
     section = f"convergence_{dataset_name}_{model_name}"
     if args.results or not args.quick:
+      rows = _common.seed_rows(chosen, with_gap=True)
       _common.write_section(section, body, results_md, seeds=rows)
     print(body, flush=True)
+
+
+def best_peer(chosen) -> str:
+  """The Optax optimizer of best validation accuracy (``chosen`` is ranked best first)."""
+  return next(
+    s.hyperparameters["optimizer"] for s in chosen if s.hyperparameters["optimizer"] in PEERS
+  )
 
 
 def comparisons(chosen) -> list[tuple[str, str]]:
   """The distinct (a, b) pairs compared: each counterpart and each against the best peer."""
   by_name = {s.hyperparameters["optimizer"]: s for s in chosen}
-  best = next(
-    s.hyperparameters["optimizer"] for s in chosen if s.hyperparameters["optimizer"] in PEERS
-  )
+  best = best_peer(chosen)
   pairs = [("indian", "momentum"), ("indian", best), ("innaprop", "adamw"), ("innaprop", best)]
   return [p for p in dict.fromkeys(pairs) if p[0] in by_name and p[1] in by_name]
 
 
 def _section(title, figure, chosen, grids, lrs, n) -> str:
   by_name = {s.hyperparameters["optimizer"]: s for s in chosen}
-  best = next(
-    s.hyperparameters["optimizer"] for s in chosen if s.hyperparameters["optimizer"] in PEERS
-  )
+  best = best_peer(chosen)
   rows = []
   for s in chosen:
     name = s.hyperparameters["optimizer"]
@@ -114,23 +116,18 @@ def _section(title, figure, chosen, grids, lrs, n) -> str:
       _common.mean_sd(s.per_seed["final_val_accuracy"]),
       _common.mean_sd(s.per_seed["final_test_accuracy"]),
       _common.mean_sd(s.per_seed["final_train_loss"], ".3f"),
-      _common.mean_sd(_gap(s), ".3f"), grids[name],
+      _common.mean_sd(_common.gap(s), ".3f"), grids[name],
     ])  # fmt: skip
   table = _common.markdown_table(
     ["optimizer", "chosen setting", "final val accuracy", "final test accuracy",
      "final train loss", "gap: test loss - train loss", "configurations tried: learning rates"],
     rows,
   )  # fmt: skip
-  versus = []
-  for a, b in comparisons(chosen):
-    accuracy = _common.paired(by_name[a], by_name[b], "final_test_accuracy")
-    gap = _common.paired_values(
-      dict(zip(by_name[a].seeds, _gap(by_name[a]), strict=True)),
-      dict(zip(by_name[b].seeds, _gap(by_name[b]), strict=True)),
-      "final_test_loss",
-    )
-    label = f"{a} - {b}" + (" (the best peer)" if b == best else "")
-    versus.append([label, str(accuracy), f"{_common.resolution(accuracy):.4f}", str(gap)])
+  versus = [
+    _common.comparison_row(by_name[a], by_name[b], "final_test_accuracy",
+                           f"{a} - {b}" + (" (the best peer)" if b == best else ""))
+    for a, b in comparisons(chosen)
+  ]  # fmt: skip
   comparison = _common.markdown_table(
     ["comparison", "final test accuracy difference", "resolves (80 % power)",
      "gap difference (lower is better)"], versus,
@@ -165,11 +162,6 @@ def _chance(chosen, best: str, n: int) -> str:
     _common.chance(2 * len(pairs), selected=against_best, expected_selected=expected)
     + f" (Correlation of a run's validation and test accuracy here: {rho:.2f}.)"
   )
-
-
-def _gap(setting) -> list[float]:
-  test, train = setting.per_seed["final_test_loss"], setting.per_seed["final_train_loss"]
-  return [a - b for a, b in zip(test, train, strict=True)]
 
 
 def _defaults(name: str, names: tuple[str, ...] = ("alpha", "beta")) -> str:

@@ -244,10 +244,7 @@ def run(size_name: str, methods, seeds, figures: pathlib.Path, *, widen: int) ->
     result, result.settings(), figures / figure, panels=("train_loss", "val_loss"), bands=True,
     title=f"char-level transformer on stdlib source: mean and range of {len(seeds)} seeds",
   )  # fmt: skip
-  rows = [
-    dict(row, gap=row["final_test_loss"] - row["final_train_loss"])
-    for row in _common.seed_rows(result.settings())
-  ]
+  rows = _common.seed_rows(result.settings(), with_gap=True)
   section = _section(
     result, tuning_rows, size, steps, figure, minutes, len(x_train), validation, test
   )
@@ -271,12 +268,16 @@ def _section(result, tuning_rows, size, steps, figure, minutes, windows, validat
     rows.append(
       [setting.hyperparameters["optimizer"], f"{setting.hyperparameters['learning_rate']:g}",
        mean_std("final_val_loss"), mean_std("final_test_loss"),
-       mean_std("final_train_loss"), _common.mean_sd(_gap(setting)),
+       mean_std("final_train_loss"), _common.mean_sd(_common.gap(setting)),
        mean_std("final_test_accuracy"), str(setting.diverged)]
     )  # fmt: skip
   interior = all(row[-1].startswith("interior") for row in tuning_rows)
   seeds = result.settings()[0].seeds
-  verdicts = [_versus(result, a, b) for a, b in comparisons(result)]
+  by_name = {s.hyperparameters["optimizer"]: s for s in result.settings()}
+  verdicts = [
+    _common.comparison_row(by_name[a], by_name[b], "final_test_loss", f"{a} - {b}")
+    for a, b in comparisons(result)
+  ]
   init, _ = functional_model(size)
   params = sum(p.size for p in jax.tree.leaves(jax.eval_shape(init, jax.random.PRNGKey(0))))
   return (
@@ -334,19 +335,6 @@ def comparisons(result: SweepResult) -> list[tuple[str, str]]:
   pairs = [(n, "AdamW") for n in settings if n.startswith("INNAprop")]
   pairs += [(n, p) for n in indian for p in ("momentum", best)]
   return [p for p in dict.fromkeys(pairs) if p[0] in settings and p[1] in settings]
-
-
-def _versus(result: SweepResult, a: str, b: str) -> list[str]:
-  settings = {s.hyperparameters["optimizer"]: s for s in result.settings()}
-  loss = _common.paired(settings[a], settings[b], "final_test_loss")
-  gap = lambda s: dict(zip(s.seeds, _gap(s), strict=True))
-  gaps = _common.paired_values(gap(settings[a]), gap(settings[b]), "final_test_loss")
-  return [f"{a} - {b}", str(loss), f"{_common.resolution(loss):.4f}", str(gaps)]
-
-
-def _gap(setting) -> list[float]:
-  test, train = setting.per_seed["final_test_loss"], setting.per_seed["final_train_loss"]
-  return [a - b for a, b in zip(test, train, strict=True)]
 
 
 if __name__ == "__main__":
