@@ -370,9 +370,8 @@ def chance_after_selection(
   differences = compared - reference
   tested = np.zeros((draws, count), dtype=bool)
   tested[:, pool:] = True
-  if pool_tested:
+  if pool_tested:  # the best against itself differs by 0 and is never decided
     tested[:, :pool] = True
-    tested[np.arange(draws), best] = False
   mean = differences.mean(axis=2)
   sd = differences.std(axis=2, ddof=1)
   with np.errstate(divide="ignore", invalid="ignore"):
